@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages uatrun needs to build and test, when missing.
+# Safe to run again: it only calls apt-get for what is not installed.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libcurl4-openssl-dev libxml2-dev liblua5.4-dev libyaml-dev libsqlite3-dev
+  libjansson-dev libssl-dev libmicrohttpd-dev libcmocka-dev
+  curl sqlite3 util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "uatrun: installing ${missing[*]}" >&2
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi

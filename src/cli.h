@@ -1,0 +1,67 @@
+/* The command line: options parsed once into struct uat_cli_options, then the
+ * command table hands them to one cmd_*.c. Only this layer prints and decides
+ * exit codes (the contract's 0/1/2/3/4). */
+#ifndef UAT_CLI_H
+#define UAT_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum uat_exit {
+  UAT_EXIT_OK = 0,      /* all checks passed; gate open */
+  UAT_EXIT_FAILED = 1,  /* a check failed, or a required sign-off was rejected */
+  UAT_EXIT_USAGE = 2,   /* usage or input error: nothing was run or recorded */
+  UAT_EXIT_WAITING = 3, /* gate: checks passed but sign-offs missing or expired */
+  UAT_EXIT_LEDGER = 4,  /* ledger cannot be opened or written, or failed its integrity check */
+};
+
+enum uat_decision_opt { UAT_DECIDE_NONE = 0, UAT_DECIDE_APPROVE, UAT_DECIDE_REJECT };
+
+struct uat_cli_options {
+  const char *command;  /* "run", "lint", ... */
+  const char *playbook; /* path as given */
+  const char *release;  /* --release, else environment (see context.c); NULL: unknown */
+  const char *commit;
+  const char **only; /* --only ID|TAG, repeatable */
+  size_t nonly;
+  const char **vars; /* --var KEY=VALUE, repeatable */
+  size_t nvars;
+  int jobs; /* --jobs N, default 1 */
+  const char *base_url;
+  const char *report_junit;
+  const char *report_json;
+  bool quiet;
+  bool verbose;
+  bool color;    /* resolved: on a TTY, and neither --no-color nor NO_COLOR */
+  bool stdout_tty;
+  bool stdin_tty;
+  bool no_run;   /* gate --no-run */
+  const char *role; /* signoff */
+  const char *item;
+  enum uat_decision_opt decision;
+  const char *note;
+  const char *by;
+  const char *head;  /* verify-ledger --head HASH */
+  int limit;         /* history --limit N (0: all) */
+  FILE *out;         /* stdout normally; tests may redirect */
+  FILE *err;         /* stderr */
+};
+
+/* The whole program: parses argv, runs the command, returns the exit code. */
+int uat_cli_main(int argc, char **argv);
+
+/* Prints "uatrun: message" (and an optional hint line) on opts->err. */
+void uat_cli_error(const struct uat_cli_options *opts, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* One function per subcommand (cmd_*.c). */
+int uat_cmd_run(const struct uat_cli_options *opts);
+int uat_cmd_lint(const struct uat_cli_options *opts);
+int uat_cmd_signoff(const struct uat_cli_options *opts);
+int uat_cmd_gate(const struct uat_cli_options *opts);
+int uat_cmd_status(const struct uat_cli_options *opts);
+int uat_cmd_history(const struct uat_cli_options *opts);
+int uat_cmd_verify_ledger(const struct uat_cli_options *opts);
+
+#endif

@@ -1,0 +1,43 @@
+/* What every command starts from: the loaded playbook (with --var and
+ * --base-url applied), the secret redactor, the release and commit this
+ * invocation is about, and where the ledger is. */
+#ifndef UAT_CONTEXT_H
+#define UAT_CONTEXT_H
+
+#include "cli.h"
+#include "error.h"
+#include "playbook.h"
+#include "redact.h"
+#include "result.h"
+
+enum {
+  UAT_CTX_SECRETS = 1 << 0,      /* unset secrets are an error (commands that run checks) */
+  UAT_CTX_NEED_RELEASE = 1 << 1, /* release and commit must be known (signoff, gate) */
+};
+
+struct uat_context {
+  const struct uat_cli_options *opts;
+  struct uat_playbook *playbook;
+  struct uat_redactor redactor;
+  char *release;     /* NULL when unknown */
+  char *commit;      /* NULL when unknown */
+  char *base_url;    /* effective */
+  char *ledger_path; /* UATRUN_LEDGER, else playbook's ledger:, else .uatrun/ledger.db beside it */
+};
+
+/* Returns 0, or -1 with err set (the caller exits 2). */
+int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts, unsigned flags,
+                     struct uat_error *err);
+void uat_context_close(struct uat_context *ctx);
+
+/* Release/commit as the contract resolves them: option, then UATRUN_*, then CI variables. */
+const char *uat_context_env_release(void);
+const char *uat_context_env_commit(void);
+
+/* Runs the selected checks with terminal output, writes the --report-* files and
+ * records the run in the ledger (prints the new chain head). Shared by run and gate.
+ * Returns an exit code: 0 passed, 1 failed, 2 report unwritable, 4 ledger error;
+ * *out receives the run (caller frees) when checks ran. */
+int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out);
+
+#endif

@@ -1,0 +1,12 @@
+/* Durations as users write them in playbooks: "500ms", "10s", "2m", "72h",
+ * "1d", or combined "1h30m". A bare number means seconds. */
+#ifndef UAT_DURATION_H
+#define UAT_DURATION_H
+
+/* Parses text into seconds (> 0). Returns 0, or -1 when the text is not a duration. */
+int uat_duration_parse(const char *text, double *seconds);
+
+/* Formats seconds for people: "850ms", "1.2s", "3m20s", "2h", "3d". Writes into buf. */
+const char *uat_duration_format(double seconds, char *buf, unsigned size);
+
+#endif

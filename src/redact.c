@@ -1,0 +1,145 @@
+#include "redact.h"
+
+#include "strbuf.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+void uat_redactor_init(struct uat_redactor *r) {
+  r->needles = NULL;
+  r->count = 0;
+}
+
+void uat_redactor_release(struct uat_redactor *r) {
+  for (size_t i = 0; i < r->count; i++)
+    free(r->needles[i]);
+  free(r->needles);
+  uat_redactor_init(r);
+}
+
+static int add_needle(struct uat_redactor *r, char *owned) {
+  if (!owned)
+    return -1;
+  for (size_t i = 0; i < r->count; i++)
+    if (strcmp(r->needles[i], owned) == 0) {
+      free(owned);
+      return 0;
+    }
+  char **grown = realloc(r->needles, (r->count + 1) * sizeof *grown);
+  if (!grown) {
+    free(owned);
+    return -1;
+  }
+  r->needles = grown;
+  /* Keep longest first: a secret that contains another must be replaced whole. */
+  size_t len = strlen(owned), at = r->count;
+  while (at > 0 && strlen(r->needles[at - 1]) < len) {
+    r->needles[at] = r->needles[at - 1];
+    at--;
+  }
+  r->needles[at] = owned;
+  r->count++;
+  return 0;
+}
+
+static char *base64(const char *s) {
+  size_t len = strlen(s);
+  char *out = malloc(4 * ((len + 2) / 3) + 1);
+  if (out)
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)len);
+  return out;
+}
+
+static char *percent_encode(const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+    int keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               strchr("-._~", *p);
+    if ((keep ? uat_strbuf_add(&sb, p, 1) : uat_strbuf_add(&sb, enc, 3)) != 0) {
+      uat_strbuf_release(&sb);
+      return NULL;
+    }
+  }
+  return uat_strbuf_take(&sb);
+}
+
+int uat_redactor_add(struct uat_redactor *r, const char *secret) {
+  if (!secret || !*secret)
+    return 0;
+  if (add_needle(r, strdup(secret)) != 0)
+    return -1;
+  /* Encoded forms shorter than 4 characters would hide unrelated text; the
+   * plain value is always hidden, whatever its length. */
+  char *b64 = base64(secret);
+  if (b64 && strlen(b64) >= 4 && strcmp(b64, secret) != 0) {
+    if (add_needle(r, b64) != 0)
+      return -1;
+  } else {
+    free(b64);
+  }
+  char *pct = percent_encode(secret);
+  if (pct && strcmp(pct, secret) != 0) {
+    if (add_needle(r, pct) != 0)
+      return -1;
+  } else {
+    free(pct);
+  }
+  return 0;
+}
+
+static const char *find_n(const char *hay, size_t len, const char *needle, size_t nlen) {
+  if (nlen == 0 || nlen > len)
+    return NULL;
+  for (size_t i = 0; i + nlen <= len; i++)
+    if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
+      return hay + i;
+  return NULL;
+}
+
+char *uat_redact_n(const struct uat_redactor *r, const char *text, size_t len, size_t *out_len) {
+  if (!text)
+    return NULL;
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  size_t i = 0;
+  while (i < len) {
+    size_t best = 0;
+    for (size_t k = 0; r && k < r->count; k++) {
+      size_t nlen = strlen(r->needles[k]);
+      if (nlen <= len - i && memcmp(text + i, r->needles[k], nlen) == 0) {
+        best = nlen; /* needles are sorted longest first: the first hit is the longest */
+        break;
+      }
+    }
+    int rc;
+    if (best) {
+      rc = uat_strbuf_add(&sb, "***", 3);
+      i += best;
+    } else {
+      /* Copy up to the next position where any needle could start. */
+      size_t next = len;
+      for (size_t k = 0; r && k < r->count; k++) {
+        const char *hit = find_n(text + i + 1, len - i - 1, r->needles[k], strlen(r->needles[k]));
+        if (hit && (size_t)(hit - text) < next)
+          next = (size_t)(hit - text);
+      }
+      rc = uat_strbuf_add(&sb, text + i, next - i);
+      i = next;
+    }
+    if (rc != 0) {
+      uat_strbuf_release(&sb);
+      return NULL;
+    }
+  }
+  if (out_len)
+    *out_len = sb.len;
+  return uat_strbuf_take(&sb);
+}
+
+char *uat_redact(const struct uat_redactor *r, const char *text) {
+  return text ? uat_redact_n(r, text, strlen(text), NULL) : NULL;
+}

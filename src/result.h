@@ -1,0 +1,69 @@
+/* What running checks produces, independent of any output format.
+ * Ownership: a result owns all its strings (already redacted when recorded);
+ * uat_check_result_clear / uat_run_result_free release them. */
+#ifndef UAT_RESULT_H
+#define UAT_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum uat_outcome {
+  UAT_OUTCOME_PASS,
+  UAT_OUTCOME_FAIL,  /* an expectation failed, or none was recorded */
+  UAT_OUTCOME_ERROR, /* the script raised an error: Lua, network, timeout, memory cap */
+  UAT_OUTCOME_SKIP,  /* not selected; never produced by the sandbox */
+};
+
+const char *uat_outcome_name(enum uat_outcome o); /* "pass" "fail" "error" "skip" */
+
+struct uat_expectation {
+  bool ok;
+  char *kind;     /* "status", "eq", "truthy", "match", "header", "xpath", "no_xpath", "count", "fail" */
+  char *message;  /* the script's msg, or a generated description */
+  char *actual;   /* may be NULL */
+  char *expected; /* may be NULL */
+  char *where;    /* "script.lua:12", may be NULL */
+};
+
+struct uat_check_result {
+  char *id;
+  char *title;
+  enum uat_outcome outcome;
+  struct uat_expectation *expectations;
+  size_t nexpectations;
+  char *error;     /* why it errored or failed without a failed expectation; NULL on pass */
+  char *traceback; /* Lua traceback for --verbose; may be NULL */
+  char **logs;     /* log(...) lines and, with --verbose, request dumps */
+  size_t nlogs;
+  double duration_s; /* of the last attempt */
+  int attempts;      /* 1 + retries used */
+};
+
+struct uat_run_result {
+  char *playbook_name;
+  char *playbook_path;
+  char *release; /* "unknown" when not given */
+  char *commit;
+  char *digest;
+  char *base_url;
+  int64_t started_at; /* unix seconds */
+  int64_t finished_at;
+  double duration_s;
+  struct uat_check_result *checks; /* in playbook order, selected checks only */
+  size_t nchecks;
+  size_t passed, failed, errored;
+};
+
+/* Adds an expectation (copies every string; NULL allowed for actual/expected/where). */
+int uat_check_result_add_expectation(struct uat_check_result *r, bool ok, const char *kind,
+                                     const char *message, const char *actual,
+                                     const char *expected, const char *where);
+int uat_check_result_add_log(struct uat_check_result *r, const char *line);
+size_t uat_check_result_failed_expectations(const struct uat_check_result *r);
+void uat_check_result_clear(struct uat_check_result *r);
+void uat_run_result_free(struct uat_run_result *run);
+/* true when every check passed (and at least one ran). */
+bool uat_run_result_passed(const struct uat_run_result *run);
+
+#endif

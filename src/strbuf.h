@@ -1,0 +1,29 @@
+/* A growable string with a size cap (curl's dynbuf habit: every buffer has a
+ * `toobig`). Ownership: the buffer owns `buf`; uat_strbuf_take hands it over. */
+#ifndef UAT_STRBUF_H
+#define UAT_STRBUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct uat_strbuf {
+  char *buf;     /* always NUL-terminated once anything was added */
+  size_t len;
+  size_t cap;
+  size_t toobig; /* 0: no limit; otherwise appends that would reach it fail */
+};
+
+void uat_strbuf_init(struct uat_strbuf *sb, size_t toobig);
+/* Each returns 0, or -1 when out of memory or past toobig (the buffer is unchanged). */
+int uat_strbuf_add(struct uat_strbuf *sb, const void *data, size_t len);
+int uat_strbuf_adds(struct uat_strbuf *sb, const char *s);
+int uat_strbuf_addf(struct uat_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int uat_strbuf_vaddf(struct uat_strbuf *sb, const char *fmt, va_list ap);
+/* Returns the string (caller frees; never NULL: "" when empty) and resets sb. */
+char *uat_strbuf_take(struct uat_strbuf *sb);
+void uat_strbuf_release(struct uat_strbuf *sb);
+
+/* strdup that returns NULL for NULL. */
+char *uat_strdup0(const char *s);
+
+#endif
