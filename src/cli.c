@@ -1,1 +1,349 @@
-/* placeholder: being written */
+/* The command line: a table of commands, a table of options, usage text and
+ * the process-wide library set-up. Everything below this layer returns errors;
+ * this layer prints them and picks the exit code. */
+#include "cli.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <libxml/parser.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef UATRUN_VERSION
+#define UATRUN_VERSION "0.0.0"
+#endif
+
+enum {
+  CMD_RUN = 1 << 0,
+  CMD_LINT = 1 << 1,
+  CMD_SIGNOFF = 1 << 2,
+  CMD_GATE = 1 << 3,
+  CMD_STATUS = 1 << 4,
+  CMD_HISTORY = 1 << 5,
+  CMD_VERIFY = 1 << 6,
+  CMD_ALL = 0x7f,
+  /* Options that shape a run of the checks. */
+  CMD_RUNS = CMD_RUN | CMD_GATE,
+};
+
+struct command {
+  const char *name;
+  unsigned bit;
+  int (*fn)(const struct uat_cli_options *opts);
+  const char *summary;
+};
+
+static const struct command commands[] = {
+    {"run", CMD_RUN, uat_cmd_run, "run the checks (the default command)"},
+    {"signoff", CMD_SIGNOFF, uat_cmd_signoff, "record a sign-off decision for a role"},
+    {"gate", CMD_GATE, uat_cmd_gate, "run the checks and open only when sign-offs are complete"},
+    {"status", CMD_STATUS, uat_cmd_status, "checks and sign-offs of the current release"},
+    {"history", CMD_HISTORY, uat_cmd_history, "past runs and decisions, newest first"},
+    {"lint", CMD_LINT, uat_cmd_lint, "validate the playbook and check scripts, run nothing"},
+    {"verify-ledger", CMD_VERIFY, uat_cmd_verify_ledger, "re-check the ledger's hash chain"},
+};
+
+enum opt_kind { OPT_FLAG, OPT_VALUE };
+
+struct option_def {
+  const char *name;  /* long form, without "--" */
+  char shortname;    /* 0: none */
+  enum opt_kind kind;
+  unsigned commands; /* which commands accept it */
+  const char *arg;   /* placeholder shown in usage */
+};
+
+static const struct option_def options[] = {
+    {"release", 0, OPT_VALUE, CMD_ALL & ~CMD_VERIFY & ~CMD_LINT, "VERSION"},
+    {"commit", 0, OPT_VALUE, CMD_ALL & ~CMD_VERIFY & ~CMD_LINT & ~CMD_HISTORY, "SHA"},
+    {"only", 0, OPT_VALUE, CMD_RUNS | CMD_LINT, "ID|TAG"},
+    {"jobs", 'j', OPT_VALUE, CMD_RUNS, "N"},
+    {"var", 0, OPT_VALUE, CMD_RUNS | CMD_LINT, "KEY=VALUE"},
+    {"base-url", 0, OPT_VALUE, CMD_RUNS, "URL"},
+    {"report-junit", 0, OPT_VALUE, CMD_RUNS, "FILE"},
+    {"report-json", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "FILE"},
+    {"quiet", 'q', OPT_FLAG, CMD_ALL, NULL},
+    {"verbose", 'v', OPT_FLAG, CMD_ALL, NULL},
+    {"no-color", 0, OPT_FLAG, CMD_ALL, NULL},
+    {"no-run", 0, OPT_FLAG, CMD_GATE, NULL},
+    {"role", 0, OPT_VALUE, CMD_SIGNOFF, "ROLE"},
+    {"item", 0, OPT_VALUE, CMD_SIGNOFF, "ID"},
+    {"approve", 0, OPT_FLAG, CMD_SIGNOFF, NULL},
+    {"reject", 0, OPT_FLAG, CMD_SIGNOFF, NULL},
+    {"note", 0, OPT_VALUE, CMD_SIGNOFF, "TEXT"},
+    {"by", 0, OPT_VALUE, CMD_SIGNOFF, "NAME"},
+    {"head", 0, OPT_VALUE, CMD_VERIFY, "HASH"},
+    {"limit", 'n', OPT_VALUE, CMD_HISTORY, "N"},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+void uat_cli_error(const struct uat_cli_options *opts, const char *fmt, ...) {
+  FILE *err = opts && opts->err ? opts->err : stderr;
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("uatrun: ", err);
+  vfprintf(err, fmt, ap);
+  fputc('\n', err);
+  va_end(ap);
+}
+
+static void print_usage(FILE *out) {
+  fputs("usage: uatrun PLAYBOOK [options]            run the checks (same as `uatrun run`)\n"
+        "       uatrun run PLAYBOOK [options]\n"
+        "       uatrun signoff PLAYBOOK --role ROLE [--item ID --approve|--reject] [--note TEXT] "
+        "[--by NAME]\n"
+        "       uatrun gate PLAYBOOK [options] [--no-run]\n"
+        "       uatrun status PLAYBOOK\n"
+        "       uatrun history PLAYBOOK [--release VERSION] [--limit N]\n"
+        "       uatrun lint PLAYBOOK\n"
+        "       uatrun verify-ledger PLAYBOOK [--head HASH]\n"
+        "       uatrun --help | --version\n\ncommands:\n",
+        out);
+  for (size_t i = 0; i < COUNT(commands); i++)
+    fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+  fputs("\noptions:\n"
+        "  --release VERSION    release under test (default: $UATRUN_RELEASE, $CI_COMMIT_TAG, …)\n"
+        "  --commit SHA         commit under test (default: $UATRUN_COMMIT, $GITHUB_SHA, "
+        "$CI_COMMIT_SHA, …)\n"
+        "  --only ID|TAG        run only these checks (repeatable)\n"
+        "  -j, --jobs N         run N checks at a time (default 1)\n"
+        "  --var KEY=VALUE      override a playbook var (repeatable)\n"
+        "  --base-url URL       override target.base_url\n"
+        "  --report-junit FILE  write a JUnit XML report\n"
+        "  --report-json FILE   write a JSON report\n"
+        "  -q, --quiet          print only failures and the summary\n"
+        "  -v, --verbose        print logs, request dumps (secrets hidden) and tracebacks\n"
+        "  --no-color           no colours (also when NO_COLOR is set)\n"
+        "  --no-run             gate: use the latest recorded run instead of running\n"
+        "  --role ROLE --item ID --approve|--reject --note TEXT --by NAME   signoff\n"
+        "  --head HASH          verify-ledger: also check a chain head recorded elsewhere\n"
+        "  -n, --limit N        history: show at most N entries\n"
+        "\nexit codes: 0 passed / gate open, 1 a check failed or a sign-off was rejected,\n"
+        "  2 usage or input error (nothing run or recorded), 3 gate waiting for sign-offs,\n"
+        "  4 ledger error\n",
+        out);
+}
+
+static const struct command *find_command(const char *name) {
+  for (size_t i = 0; i < COUNT(commands); i++)
+    if (strcmp(commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
+static const struct option_def *find_option(const char *arg, const char **inline_value) {
+  *inline_value = NULL;
+  if (arg[0] == '-' && arg[1] == '-') {
+    const char *name = arg + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    for (size_t i = 0; i < COUNT(options); i++)
+      if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0) {
+        *inline_value = eq ? eq + 1 : NULL;
+        return &options[i];
+      }
+  } else if (arg[0] == '-' && arg[1] && !arg[2]) {
+    for (size_t i = 0; i < COUNT(options); i++)
+      if (options[i].shortname == arg[1])
+        return &options[i];
+  }
+  return NULL;
+}
+
+static int parse_count(const char *text, int min, int max, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(text, &end, 10);
+  if (errno || end == text || *end || v < min || v > max)
+    return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static int push(const char ***list, size_t *n, const char *value) {
+  const char **grown = realloc((void *)*list, (*n + 1) * sizeof *grown);
+  if (!grown)
+    return -1;
+  grown[(*n)++] = value;
+  *list = grown;
+  return 0;
+}
+
+/* Stores one option's value; returns 0 or -1 after printing why. */
+static int apply_option(struct uat_cli_options *o, const struct option_def *def,
+                        const char *value, bool *no_color) {
+  const char *n = def->name;
+  if (!strcmp(n, "release"))
+    o->release = value;
+  else if (!strcmp(n, "commit"))
+    o->commit = value;
+  else if (!strcmp(n, "only"))
+    return push(&o->only, &o->nonly, value);
+  else if (!strcmp(n, "var"))
+    return push(&o->vars, &o->nvars, value);
+  else if (!strcmp(n, "jobs")) {
+    if (parse_count(value, 1, 64, &o->jobs) != 0) {
+      uat_cli_error(o, "--jobs expects a number from 1 to 64, got '%s'", value);
+      return -1;
+    }
+  } else if (!strcmp(n, "limit")) {
+    if (parse_count(value, 1, INT_MAX, &o->limit) != 0) {
+      uat_cli_error(o, "--limit expects a positive number, got '%s'", value);
+      return -1;
+    }
+  } else if (!strcmp(n, "base-url"))
+    o->base_url = value;
+  else if (!strcmp(n, "report-junit"))
+    o->report_junit = value;
+  else if (!strcmp(n, "report-json"))
+    o->report_json = value;
+  else if (!strcmp(n, "quiet"))
+    o->quiet = true;
+  else if (!strcmp(n, "verbose"))
+    o->verbose = true;
+  else if (!strcmp(n, "no-color"))
+    *no_color = true;
+  else if (!strcmp(n, "no-run"))
+    o->no_run = true;
+  else if (!strcmp(n, "role"))
+    o->role = value;
+  else if (!strcmp(n, "item"))
+    o->item = value;
+  else if (!strcmp(n, "approve") || !strcmp(n, "reject")) {
+    enum uat_decision_opt d = !strcmp(n, "approve") ? UAT_DECIDE_APPROVE : UAT_DECIDE_REJECT;
+    if (o->decision != UAT_DECIDE_NONE && o->decision != d) {
+      uat_cli_error(o, "--approve and --reject exclude each other: give one");
+      return -1;
+    }
+    o->decision = d;
+  } else if (!strcmp(n, "note"))
+    o->note = value;
+  else if (!strcmp(n, "by"))
+    o->by = value;
+  else if (!strcmp(n, "head"))
+    o->head = value;
+  return 0;
+}
+
+static bool colour_wanted(bool no_color_flag, bool tty) {
+  const char *no_color = getenv("NO_COLOR");
+  const char *term = getenv("TERM");
+  if (no_color_flag || (no_color && *no_color) || !tty)
+    return false;
+  return !(term && strcmp(term, "dumb") == 0);
+}
+
+/* Parses argv into o; returns -1 (usage error printed), 0, or 1 when --help/--version
+ * was handled. */
+static int parse_args(int argc, char **argv, struct uat_cli_options *o,
+                      const struct command **cmd) {
+  int i = 1;
+  bool no_color = false;
+  if (argc < 2) {
+    print_usage(o->err);
+    return -1;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    print_usage(o->out);
+    return 1;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+    fprintf(o->out, "uatrun %s\n", UATRUN_VERSION);
+    return 1;
+  }
+  *cmd = find_command(argv[1]);
+  if (*cmd)
+    i = 2;
+  else
+    *cmd = find_command("run");
+  o->command = (*cmd)->name;
+  for (; i < argc; i++) {
+    const char *arg = argv[i];
+    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+      print_usage(o->out);
+      return 1;
+    }
+    if (arg[0] != '-' || !arg[1]) {
+      if (o->playbook) {
+        uat_cli_error(o, "unexpected argument '%s': give one playbook (see uatrun --help)", arg);
+        return -1;
+      }
+      o->playbook = arg;
+      continue;
+    }
+    if (!strcmp(arg, "--")) {
+      continue;
+    }
+    const char *value;
+    const struct option_def *def = find_option(arg, &value);
+    if (!def) {
+      uat_cli_error(o, "unknown option '%s' (see uatrun --help)", arg);
+      return -1;
+    }
+    if (!(def->commands & (*cmd)->bit)) {
+      uat_cli_error(o, "option --%s does not apply to `uatrun %s` (see uatrun --help)", def->name,
+                    (*cmd)->name);
+      return -1;
+    }
+    if (def->kind == OPT_VALUE && !value) {
+      if (i + 1 >= argc) {
+        uat_cli_error(o, "option --%s needs a value: --%s %s", def->name, def->name, def->arg);
+        return -1;
+      }
+      value = argv[++i];
+    } else if (def->kind == OPT_FLAG && value) {
+      uat_cli_error(o, "option --%s takes no value", def->name);
+      return -1;
+    }
+    if (apply_option(o, def, value, &no_color) != 0)
+      return -1;
+  }
+  if (!o->playbook) {
+    uat_cli_error(o, "which playbook? usage: uatrun %s PLAYBOOK [options]", (*cmd)->name);
+    return -1;
+  }
+  if (o->quiet && o->verbose) {
+    uat_cli_error(o, "--quiet and --verbose exclude each other: give one");
+    return -1;
+  }
+  o->color = colour_wanted(no_color, o->stdout_tty);
+  return 0;
+}
+
+int uat_cli_main(int argc, char **argv) {
+  struct uat_cli_options o = {0};
+  o.out = stdout;
+  o.err = stderr;
+  o.jobs = 1;
+  o.stdout_tty = isatty(STDOUT_FILENO);
+  o.stdin_tty = isatty(STDIN_FILENO);
+  const struct command *cmd = NULL;
+  int parsed = parse_args(argc, argv, &o, &cmd);
+  if (parsed != 0) {
+    free((void *)o.only);
+    free((void *)o.vars);
+    return parsed > 0 ? UAT_EXIT_OK : UAT_EXIT_USAGE;
+  }
+  /* Process-wide library set-up, once, before any thread starts. */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    uat_cli_error(&o, "cannot initialise libcurl");
+    return UAT_EXIT_USAGE;
+  }
+  xmlInitParser();
+  int rc = cmd->fn(&o);
+  xmlCleanupParser();
+  curl_global_cleanup();
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    /* A run whose verdict never reached its reader must not look successful. */
+    fprintf(stderr, "uatrun: cannot write to standard output\n");
+    if (rc == UAT_EXIT_OK)
+      rc = UAT_EXIT_USAGE;
+  }
+  free((void *)o.only);
+  free((void *)o.vars);
+  return rc;
+}

@@ -1,1 +1,109 @@
-/* placeholder: being written */
+/* Turns parsed options into what every command starts from: the playbook,
+ * the redactor, the release and commit under test, and the ledger path. */
+#include "context.h"
+
+#include "fsutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *first_env(const char *const *names) {
+  for (; *names; names++) {
+    const char *v = getenv(*names);
+    if (v && *v)
+      return v;
+  }
+  return NULL;
+}
+
+const char *uat_context_env_release(void) {
+  static const char *const names[] = {"UATRUN_RELEASE", "CI_COMMIT_TAG", "BUILDKITE_TAG",
+                                      "CIRCLE_TAG", "DRONE_TAG", NULL};
+  const char *v = first_env(names);
+  if (v)
+    return v;
+  /* GitHub Actions names the tag only through the ref. */
+  const char *type = getenv("GITHUB_REF_TYPE");
+  if (type && strcmp(type, "tag") == 0)
+    return getenv("GITHUB_REF_NAME");
+  return NULL;
+}
+
+const char *uat_context_env_commit(void) {
+  static const char *const names[] = {"UATRUN_COMMIT", "GITHUB_SHA",       "CI_COMMIT_SHA",
+                                      "BUILDKITE_COMMIT", "CIRCLE_SHA1",   "BITBUCKET_COMMIT",
+                                      "DRONE_COMMIT_SHA", "GIT_COMMIT",    NULL};
+  return first_env(names);
+}
+
+static bool valid_base_url(const char *url) {
+  return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+}
+
+static int resolve_identity(struct uat_context *ctx, unsigned flags, struct uat_error *err) {
+  const struct uat_cli_options *o = ctx->opts;
+  const char *release = o->release ? o->release : uat_context_env_release();
+  const char *commit = o->commit ? o->commit : uat_context_env_commit();
+  if ((release && !*release) || (commit && !*commit))
+    return uat_error_set(err, "--release and --commit cannot be empty");
+  if ((flags & UAT_CTX_NEED_RELEASE) && (!release || !commit))
+    return uat_error_set(err,
+                         "`uatrun %s` must name what it approves, but the %s unknown: pass "
+                         "--release VERSION --commit SHA (or set UATRUN_RELEASE and UATRUN_COMMIT)",
+                         o->command,
+                         !release && !commit ? "release and commit are"
+                         : !release          ? "release is"
+                                             : "commit is");
+  ctx->release = release ? strdup(release) : NULL;
+  ctx->commit = commit ? strdup(commit) : NULL;
+  if ((release && !ctx->release) || (commit && !ctx->commit))
+    return uat_error_set(err, "out of memory");
+  return 0;
+}
+
+int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts, unsigned flags,
+                     struct uat_error *err) {
+  memset(ctx, 0, sizeof *ctx);
+  ctx->opts = opts;
+  uat_redactor_init(&ctx->redactor);
+  struct uat_playbook_options popts = {.allow_missing_secrets = !(flags & UAT_CTX_SECRETS)};
+  ctx->playbook = uat_playbook_load(opts->playbook, &popts, err);
+  if (!ctx->playbook)
+    return -1;
+  struct uat_playbook *pb = ctx->playbook;
+  for (size_t i = 0; i < pb->nsecrets; i++)
+    if (uat_redactor_add(&ctx->redactor, pb->secrets[i].value) != 0)
+      goto oom;
+  for (size_t i = 0; i < opts->nvars; i++)
+    if (uat_playbook_set_var(pb, opts->vars[i], err) != 0)
+      goto fail;
+  const char *base = opts->base_url ? opts->base_url : pb->base_url;
+  if (!valid_base_url(base)) {
+    uat_error_set(err, "base URL '%s' must start with http:// or https://; fix %s", base,
+                  opts->base_url ? "--base-url" : "target.base_url in the playbook");
+    goto fail;
+  }
+  ctx->base_url = strdup(base);
+  const char *ledger = getenv("UATRUN_LEDGER");
+  ctx->ledger_path = strdup(ledger && *ledger ? ledger : pb->ledger_path);
+  if (!ctx->base_url || !ctx->ledger_path)
+    goto oom;
+  if (resolve_identity(ctx, flags, err) != 0)
+    goto fail;
+  return 0;
+oom:
+  uat_error_set(err, "out of memory");
+fail:
+  uat_context_close(ctx);
+  return -1;
+}
+
+void uat_context_close(struct uat_context *ctx) {
+  uat_playbook_free(ctx->playbook);
+  uat_redactor_release(&ctx->redactor);
+  free(ctx->release);
+  free(ctx->commit);
+  free(ctx->base_url);
+  free(ctx->ledger_path);
+  memset(ctx, 0, sizeof *ctx);
+}

@@ -1,1 +1,6 @@
-int main(void) { return 0; }
+/* uatrun: release-gating UAT checklist runner. The CLI does the work. */
+#include "cli.h"
+
+int main(int argc, char **argv) {
+  return uat_cli_main(argc, argv);
+}

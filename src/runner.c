@@ -1,1 +1,197 @@
-/* placeholder: being written */
+/* Runs the selected checks, each attempt in its own sandbox, on up to `jobs`
+ * threads. Results land in playbook order whatever order they finish in. */
+#include "runner.h"
+
+#include "sandbox.h"
+#include "strbuf.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+long uat_runner_select(const struct uat_playbook *pb, const char *const *only, size_t nonly,
+                       bool *selected, struct uat_error *err) {
+  long count = 0;
+  for (size_t c = 0; c < pb->nchecks; c++) {
+    selected[c] = nonly == 0;
+    for (size_t s = 0; s < nonly && !selected[c]; s++)
+      selected[c] = strcmp(pb->checks[c].id, only[s]) == 0 ||
+                    uat_check_has_tag(&pb->checks[c], only[s]);
+    count += selected[c];
+  }
+  for (size_t s = 0; s < nonly; s++) {
+    bool matched = false;
+    for (size_t c = 0; c < pb->nchecks && !matched; c++)
+      matched = strcmp(pb->checks[c].id, only[s]) == 0 || uat_check_has_tag(&pb->checks[c], only[s]);
+    if (!matched)
+      return uat_error_set(err,
+                           "--only '%s' matches no check id or tag in '%s'; "
+                           "`uatrun lint %s` lists them",
+                           only[s], pb->path, pb->path);
+  }
+  return count;
+}
+
+struct work {
+  const struct uat_runner_options *opts;
+  struct uat_run_result *run;
+  const struct uat_check **todo; /* selected checks, in playbook order */
+  size_t next;                   /* next index of todo to start */
+  size_t done;
+  pthread_mutex_t lock;
+  int failed; /* a result could not be allocated */
+  struct uat_error err;
+};
+
+/* Runs every attempt of one check; keeps the last attempt's result. */
+static int run_check(const struct uat_runner_options *o, const struct uat_check *check,
+                     struct uat_check_result *out, struct uat_error *err) {
+  struct uat_check_env env = {
+      .playbook = o->playbook,
+      .check = check,
+      .redactor = o->redactor,
+      .base_url = o->base_url,
+      .verbose = o->verbose,
+  };
+  int attempts = 0;
+  for (;;) {
+    uat_check_result_clear(out);
+    attempts++;
+    if (uat_sandbox_run(&env, out, err) != 0)
+      return -1;
+    if (out->outcome == UAT_OUTCOME_PASS || attempts > check->retries)
+      break;
+  }
+  out->id = strdup(check->id);
+  out->title = strdup(check->title ? check->title : check->id);
+  out->attempts = attempts;
+  if (!out->id || !out->title)
+    return uat_error_set(err, "out of memory");
+  return 0;
+}
+
+static void *worker(void *arg) {
+  struct work *w = arg;
+  const struct uat_runner_options *o = w->opts;
+  for (;;) {
+    pthread_mutex_lock(&w->lock);
+    size_t i = w->next;
+    bool stop = i >= w->run->nchecks || w->failed;
+    if (!stop) {
+      w->next++;
+      if (o->on_start)
+        o->on_start(w->todo[i], o->ctx);
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (stop)
+      return NULL;
+
+    struct uat_error err;
+    int rc = run_check(o, w->todo[i], &w->run->checks[i], &err);
+
+    pthread_mutex_lock(&w->lock);
+    if (rc != 0 && !w->failed) {
+      w->failed = 1;
+      w->err = err;
+    }
+    if (rc == 0) {
+      w->done++;
+      if (o->on_done)
+        o->on_done(&w->run->checks[i], w->done, w->run->nchecks, o->ctx);
+    }
+    pthread_mutex_unlock(&w->lock);
+  }
+}
+
+static struct uat_run_result *new_run(const struct uat_runner_options *o, size_t n) {
+  struct uat_run_result *run = calloc(1, sizeof *run);
+  if (!run)
+    return NULL;
+  run->checks = calloc(n ? n : 1, sizeof *run->checks);
+  run->nchecks = n;
+  run->playbook_name = strdup(o->playbook->name);
+  run->playbook_path = strdup(o->playbook->path);
+  run->base_url = strdup(o->base_url);
+  if (!run->checks || !run->playbook_name || !run->playbook_path || !run->base_url) {
+    uat_run_result_free(run);
+    return NULL;
+  }
+  return run;
+}
+
+static double monotonic(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int run_workers(struct work *w, int jobs) {
+  if (jobs <= 1 || w->run->nchecks <= 1) {
+    worker(w);
+    return 0;
+  }
+  size_t n = (size_t)jobs < w->run->nchecks ? (size_t)jobs : w->run->nchecks;
+  pthread_t *threads = calloc(n, sizeof *threads);
+  if (!threads)
+    return -1;
+  size_t started = 0;
+  for (; started < n; started++)
+    if (pthread_create(&threads[started], NULL, worker, w) != 0)
+      break;
+  if (started == 0)
+    worker(w); /* no thread could start: run on this one */
+  for (size_t t = 0; t < started; t++)
+    pthread_join(threads[t], NULL);
+  free(threads);
+  return 0;
+}
+
+struct uat_run_result *uat_runner_run(const struct uat_runner_options *o, struct uat_error *err) {
+  const struct uat_playbook *pb = o->playbook;
+  bool *selected = calloc(pb->nchecks ? pb->nchecks : 1, sizeof *selected);
+  if (!selected) {
+    uat_error_set(err, "out of memory");
+    return NULL;
+  }
+  long count = uat_runner_select(pb, o->only, o->nonly, selected, err);
+  struct work w = {.opts = o};
+  if (count < 0)
+    goto out;
+  w.todo = calloc((size_t)count + 1, sizeof *w.todo);
+  w.run = new_run(o, (size_t)count);
+  if (!w.todo || !w.run) {
+    uat_error_set(err, "out of memory");
+    goto out;
+  }
+  for (size_t c = 0, k = 0; c < pb->nchecks; c++)
+    if (selected[c])
+      w.todo[k++] = &pb->checks[c];
+
+  pthread_mutex_init(&w.lock, NULL);
+  w.run->started_at = (int64_t)time(NULL);
+  double t0 = monotonic();
+  int rc = run_workers(&w, o->jobs);
+  w.run->duration_s = monotonic() - t0;
+  w.run->finished_at = (int64_t)time(NULL);
+  pthread_mutex_destroy(&w.lock);
+  if (rc != 0 || w.failed) {
+    if (rc != 0)
+      uat_error_set(err, "out of memory");
+    else
+      *err = w.err;
+    uat_run_result_free(w.run);
+    w.run = NULL;
+    goto out;
+  }
+  for (size_t i = 0; i < w.run->nchecks; i++) {
+    enum uat_outcome oc = w.run->checks[i].outcome;
+    w.run->passed += oc == UAT_OUTCOME_PASS;
+    w.run->failed += oc == UAT_OUTCOME_FAIL;
+    w.run->errored += oc == UAT_OUTCOME_ERROR;
+  }
+out:
+  free(selected);
+  free(w.todo);
+  return count < 0 ? NULL : w.run;
+}
