@@ -42,6 +42,8 @@ const char *uat_run_state_name(enum uat_run_state s) {
     return "missing";
   case UAT_RUN_STALE:
     return "stale";
+  case UAT_RUN_PARTIAL:
+    return "partial";
   }
   return "unknown";
 }
@@ -218,19 +220,26 @@ static void judge_run(const struct uat_gate_input *in, struct uat_gate_verdict *
              when);
     return;
   }
-  if (run->passed) {
-    v->run_state = UAT_RUN_PASSED;
-    snprintf(v->run_reason, sizeof v->run_reason, "all %zu checks passed (run #%" PRId64 ", %s)",
-             total, run->seq, when);
+  if (!run->passed) {
+    v->run_state = UAT_RUN_FAILED;
+    int n = snprintf(v->run_reason, sizeof v->run_reason,
+                     "%zu of %zu checks did not pass (run #%" PRId64 ", %s)",
+                     run->nfailed + run->nerrored, total, run->seq, when);
+    for (size_t i = 0; i < run->nfailed_ids && n > 0 && (size_t)n < sizeof v->run_reason; i++)
+      n += snprintf(v->run_reason + n, sizeof v->run_reason - (size_t)n, "%s%s", i ? ", " : ": ",
+                    run->failed_ids[i]);
     return;
   }
-  v->run_state = UAT_RUN_FAILED;
-  int n = snprintf(v->run_reason, sizeof v->run_reason,
-                   "%zu of %zu checks did not pass (run #%" PRId64 ", %s)",
-                   run->nfailed + run->nerrored, total, run->seq, when);
-  for (size_t i = 0; i < run->nfailed_ids && n > 0 && (size_t)n < sizeof v->run_reason; i++)
-    n += snprintf(v->run_reason + n, sizeof v->run_reason - (size_t)n, "%s%s", i ? ", " : ": ",
-                  run->failed_ids[i]);
+  if (total < in->playbook->nchecks) {
+    v->run_state = UAT_RUN_PARTIAL;
+    snprintf(v->run_reason, sizeof v->run_reason,
+             "the last run (#%" PRId64 ", %s) covered only %zu of the %zu checks", run->seq, when,
+             total, in->playbook->nchecks);
+    return;
+  }
+  v->run_state = UAT_RUN_PASSED;
+  snprintf(v->run_reason, sizeof v->run_reason, "all %zu checks passed (run #%" PRId64 ", %s)",
+           total, run->seq, when);
 }
 
 int uat_gate_evaluate(const struct uat_gate_input *in, struct uat_gate_verdict *out) {

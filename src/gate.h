@@ -68,6 +68,7 @@ enum uat_run_state {
   UAT_RUN_FAILED,
   UAT_RUN_MISSING, /* no run recorded for this release and commit */
   UAT_RUN_STALE,   /* the run used another version of the playbook */
+  UAT_RUN_PARTIAL, /* the run left checks out (--only): the gate needs all of them */
 };
 
 enum uat_gate_state {
@@ -111,7 +112,8 @@ void uat_gate_verdict_release(struct uat_gate_verdict *v);
 int uat_gate_exit_code(const struct uat_gate_verdict *v);
 
 /* Stable names for reports: "approved" "missing" "rejected" "expired" "stale_digest"
- * "signer_not_allowed" "signer_reused"; "passed" "failed" "missing" "stale";
+ * "signer_not_allowed" "signer_reused"; "passed" "failed" "missing" "stale"
+ * "partial";
  * "open" "failed" "waiting". */
 const char *uat_item_state_name(enum uat_item_state s);
 const char *uat_run_state_name(enum uat_run_state s);

@@ -41,6 +41,7 @@ static void fixture_playbook(struct uat_playbook *pb, struct uat_signoff_item it
   pb->roles = roles;
   pb->nroles = 2;
   pb->signoff_max_age_s = 72.0 * 3600;
+  pb->nchecks = 5; /* only counted: the gate never looks at the checks themselves */
 }
 
 /* One recorded decision; NULL fields take the case's defaults (this release, commit, digest,
@@ -57,7 +58,7 @@ struct dec {
   const char *commit;
 };
 
-enum run_kind { RUN_PASS, RUN_NONE, RUN_FAIL, RUN_OTHER_DIGEST };
+enum run_kind { RUN_PASS, RUN_NONE, RUN_FAIL, RUN_OTHER_DIGEST, RUN_PARTIAL };
 
 struct gate_case {
   const char *name;
@@ -203,6 +204,9 @@ static const struct gate_case cases[] = {
      .want_run = UAT_RUN_STALE, .want = {A, A, A}, .reason_item = -1,
      .want_reason =
          "the last run (#5, 2026-11-22 07:50 UTC) used an earlier version of the playbook"},
+    {"a run that left checks out (--only): failed", .run = RUN_PARTIAL, .decs = {OK_ALL}, FAILED,
+     .want_run = UAT_RUN_PARTIAL, .want = {A, A, A}, .reason_item = -1,
+     .want_reason = "the last run (#5, 2026-11-22 07:50 UTC) covered only 2 of the 5 checks"},
     {"passed run is described", .decs = {OK_ALL}, OPEN, .want = {A, A, A}, .reason_item = -1,
      .want_reason = "all 5 checks passed (run #5, 2026-11-22 07:50 UTC)"},
 };
@@ -221,6 +225,8 @@ static void fixture_run(enum run_kind kind, struct uat_run_record *run) {
   run->commit = COMMIT;
   run->passed = kind != RUN_FAIL;
   run->npassed = kind == RUN_FAIL ? 3 : 5;
+  if (kind == RUN_PARTIAL)
+    run->npassed = 2;
   if (kind == RUN_FAIL) {
     run->nfailed = 1;
     run->nerrored = 1;
@@ -421,6 +427,7 @@ static void test_gate_names_and_time(void **state) {
     assert_string_equal(uat_item_state_name((enum uat_item_state)s), items[s]);
   assert_string_equal(uat_run_state_name(UAT_RUN_STALE), "stale");
   assert_string_equal(uat_run_state_name(UAT_RUN_MISSING), "missing");
+  assert_string_equal(uat_run_state_name(UAT_RUN_PARTIAL), "partial");
   assert_string_equal(uat_gate_state_name(UAT_GATE_OPEN), "open");
   assert_string_equal(uat_gate_state_name(UAT_GATE_WAITING), "waiting");
   char buf[32];
