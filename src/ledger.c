@@ -219,7 +219,8 @@ static int describe_open_failure(struct uat_ledger *l, int rc, struct uat_error 
 
 /* Reads the file's identity: *version is the schema version, 0 for a fresh empty database.
  * *sqlite_rc receives the SQLite code of a failed read (for the immutable fallback). */
-static int identify(struct uat_ledger *l, int *version, int *sqlite_rc, struct uat_error *err) {
+static int identify_in_snapshot(struct uat_ledger *l, int *version, int *sqlite_rc,
+                                struct uat_error *err) {
   int64_t app_id = 0, user_version = 0, objects = 0;
   int rc = query_int(l->db, "PRAGMA application_id", &app_id);
   if (rc == SQLITE_OK)
@@ -258,6 +259,18 @@ static int identify(struct uat_ledger *l, int *version, int *sqlite_rc, struct u
                          l->path);
   *version = (int)user_version;
   return 0;
+}
+
+/* Reads the identity from one snapshot: a writer initialising the file at the same time
+ * must not be seen half before and half after. */
+static int identify(struct uat_ledger *l, int *version, int *sqlite_rc, struct uat_error *err) {
+  bool own_txn = sqlite3_get_autocommit(l->db) != 0;
+  if (own_txn && sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    return ledger_fail(l, err, "starting a read");
+  int rc = identify_in_snapshot(l, version, sqlite_rc, err);
+  if (own_txn)
+    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
 }
 
 /* BEGIN IMMEDIATE, waiting for other writers (busy_timeout, then a few more tries). */

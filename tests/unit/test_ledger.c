@@ -139,6 +139,18 @@ static int raw_exec(const char *path, const char *sql, char *msg, size_t msgsize
   return rc;
 }
 
+/* One text value read behind uatrun's back. */
+static void raw_text(const char *path, const char *sql, char *out, size_t size) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 static void checksum(const char *path, char out[UAT_DIGEST_HEX]) {
   struct uat_error err;
   size_t len;
@@ -196,6 +208,17 @@ static void test_runs_read_back(void **state) {
   assert_null(r.release);
   assert_int_equal(r.nfailed_ids, 0);
   uat_run_record_clear(&r);
+
+  /* the file is a WAL-mode database that names itself */
+  char text[64];
+  raw_text(t->path, "PRAGMA journal_mode", text, sizeof text);
+  assert_string_equal(text, "wal");
+  raw_text(t->path, "PRAGMA application_id", text, sizeof text);
+  assert_string_equal(text, "1969321074");
+  raw_text(t->path, "SELECT value FROM meta WHERE key = 'application'", text, sizeof text);
+  assert_string_equal(text, "uatrun-ledger");
+  raw_text(t->path, "PRAGMA user_version", text, sizeof text);
+  assert_string_equal(text, "1");
 
   const char *misses[][3] = {{"tasking-manager", "4.6.3", "abc123"},
                              {"tasking-manager", "4.6.2", "def456"},
