@@ -41,8 +41,8 @@ static size_t decode_utf8(const unsigned char *s, size_t len, uint32_t *cp) {
 enum action { KEEP, ESCAPE, REPLACE };
 
 /* What this mode does with the bytes at s; *n receives how many it covers. */
-static enum action classify(const unsigned char *s, size_t len, enum uat_text_mode mode,
-                            size_t *n, uint32_t *cp) {
+static enum action classify(const unsigned char *s, size_t len, enum uat_text_mode mode, size_t *n,
+                            uint32_t *cp) {
   *n = decode_utf8(s, len, cp);
   if (*n == 0) {
     *n = 1;
