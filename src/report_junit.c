@@ -65,26 +65,34 @@ static int property(xmlTextWriterPtr w, const char *name, const char *value) {
   return end(w);
 }
 
-/* "Tasking Manager UAT" → "tasking-manager-uat", for the testcase classname. */
-static char *slug(const char *name) {
+/* "uatrun." + the playbook name as a slug ("Tasking Manager UAT" → "tasking-manager-uat"):
+ * the testcase classname, which reporters group by. Returns NULL when out of memory. */
+static char *classname_of(const char *name) {
   struct uat_strbuf sb;
   uat_strbuf_init(&sb, 0);
-  bool dash = false;
-  for (const unsigned char *p = (const unsigned char *)(name ? name : ""); *p; p++) {
-    if (isalnum(*p) && *p < 0x80) {
-      char c = (char)tolower(*p);
-      if ((dash && sb.len > 0 && uat_strbuf_add(&sb, "-", 1) != 0) ||
-          uat_strbuf_add(&sb, &c, 1) != 0) {
-        uat_strbuf_release(&sb);
-        return NULL;
-      }
-      dash = false;
-    } else {
-      dash = true;
-    }
-  }
-  if (sb.len == 0 && uat_strbuf_adds(&sb, "playbook") != 0)
+  if (uat_strbuf_adds(&sb, "uatrun.") != 0)
     return NULL;
+  size_t prefix = sb.len;
+  bool dash = false;
+  int rc = 0;
+  for (const unsigned char *p = (const unsigned char *)name; *p && rc == 0; p++) {
+    if (*p >= 0x80 || !isalnum(*p)) {
+      dash = true;
+      continue;
+    }
+    char c = (char)tolower(*p);
+    if (dash && sb.len > prefix)
+      rc = uat_strbuf_add(&sb, "-", 1);
+    if (rc == 0)
+      rc = uat_strbuf_add(&sb, &c, 1);
+    dash = false;
+  }
+  if (rc == 0 && sb.len == prefix)
+    rc = uat_strbuf_adds(&sb, "playbook");
+  if (rc != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
+  }
   return uat_strbuf_take(&sb);
 }
 
@@ -132,7 +140,9 @@ static int write_problem(xmlTextWriterPtr w, const struct uat_check_result *r) {
   bool is_error = r->outcome == UAT_OUTCOME_ERROR;
   const char *message = is_error ? r->error : first_failed_message(r);
   if (!message)
-    message = r->error ? r->error : "the check failed without a recorded reason";
+    message = r->error   ? r->error
+              : is_error ? "the check raised an error without a message"
+                         : "the check failed without a recorded reason";
   struct uat_strbuf body;
   uat_strbuf_init(&body, 0);
   int rc = -1;
@@ -229,19 +239,10 @@ static int write_suite(xmlTextWriterPtr w, const struct uat_run_result *run) {
       property(w, "base_url", run->base_url) || property(w, "playbook", run->playbook_path) ||
       end(w))
     return -1;
-  char *classname = NULL;
-  char *s = slug(name);
-  if (!s)
+  char *classname = classname_of(name);
+  if (!classname)
     return -1;
-  struct uat_strbuf cn;
-  uat_strbuf_init(&cn, 0);
-  int rc = uat_strbuf_addf(&cn, "uatrun.%s", s);
-  free(s);
-  classname = rc == 0 ? uat_strbuf_take(&cn) : NULL;
-  if (!classname) {
-    uat_strbuf_release(&cn);
-    return -1;
-  }
+  int rc = 0;
   for (size_t i = 0; rc == 0 && i < run->nchecks; i++)
     rc = write_testcase(w, &run->checks[i], classname);
   free(classname);

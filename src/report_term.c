@@ -89,13 +89,14 @@ static void add_styled(struct block *b, enum style st, const char *text, const c
   add_reset(b, st);
 }
 
-static void block_flush(struct block *b, const char *fallback) {
-  if (b->oom)
-    fputs(fallback, b->t->out);
-  else if (b->sb.buf)
+/* Writes the block and releases it; returns false, writing nothing, when formatting it ran
+ * out of memory, so the caller can still put the essentials on record. */
+static bool block_flush(struct block *b) {
+  bool ok = !b->oom;
+  if (ok && b->sb.buf)
     fputs(b->sb.buf, b->t->out);
   uat_strbuf_release(&b->sb);
-  fflush(b->t->out);
+  return ok;
 }
 
 static bool is_unknown(const char *s) {
@@ -145,7 +146,9 @@ void uat_term_begin(const struct uat_term *t, const struct uat_run_result *run, 
   char count[64];
   snprintf(count, sizeof count, " · %zu check%s\n\n", total, total == 1 ? "" : "s");
   add(&b, count);
-  block_flush(&b, "uatrun\n\n");
+  if (!block_flush(&b))
+    fputs("uatrun\n\n", t->out);
+  fflush(t->out);
 }
 
 void uat_term_check_started(const struct uat_term *t, const char *id, size_t done, size_t total) {
@@ -171,7 +174,8 @@ void uat_term_check_started(const struct uat_term *t, const char *id, size_t don
   add_text(&b, shown, "");
   add(&b, "…");
   add_reset(&b, DIM);
-  block_flush(&b, "");
+  block_flush(&b);
+  fflush(t->out);
 }
 
 struct outcome_look {
@@ -292,7 +296,11 @@ void uat_term_check_done(const struct uat_term *t, const struct uat_check_result
     if (failed || t->verbose)
       add_details(&b, r);
   }
-  block_flush(&b, failed ? "✗ FAIL  (out of memory while formatting this check)\n" : "");
+  /* Ids are plain [a-z0-9._-] (the playbook checks them), so they are safe to print raw. */
+  if (!block_flush(&b) && failed)
+    fprintf(t->out, "✗ %s %s (out of memory while formatting its details)\n",
+            look_of(r->outcome).word, r->id ? r->id : "?");
+  fflush(t->out);
 }
 
 struct tally {
@@ -367,5 +375,7 @@ void uat_term_summary(const struct uat_term *t, const struct uat_run_result *run
     add_failed_ids(&b, run);
   add_styled(&b, pass ? BOLD_GREEN : BOLD_RED, pass ? "RESULT: PASS" : "RESULT: FAIL", "");
   add(&b, "\n");
-  block_flush(&b, pass ? "RESULT: PASS\n" : "RESULT: FAIL\n");
+  if (!block_flush(&b))
+    fputs(pass ? "\nRESULT: PASS\n" : "\nRESULT: FAIL\n", t->out);
+  fflush(t->out);
 }
