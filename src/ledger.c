@@ -411,9 +411,21 @@ static char *immutable_uri(const char *path) {
   return uat_strbuf_take(&sb);
 }
 
+/* True when PATH-wal holds rows that are not yet merged into the main file. */
+static bool has_unmerged_wal(const char *path) {
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  struct stat st;
+  bool found =
+      uat_strbuf_addf(&sb, "%s-wal", path) == 0 && stat(sb.buf, &st) == 0 && st.st_size > 0;
+  uat_strbuf_release(&sb);
+  return found;
+}
+
 /* A read-only connection. In a folder where the WAL index cannot be created (read-only
  * media) SQLite cannot open a WAL database; then we read it as immutable, which sees only
- * what was checkpointed into the main file (uatrun checkpoints when its writer closes). */
+ * what was merged into the main file (the last writer to close merges everything). With
+ * unmerged rows left in PATH-wal, immutable would hide them, so we refuse instead. */
 static int open_reader(struct uat_ledger *l, bool allow_fresh, int *version,
                        struct uat_error *err) {
   if (open_connection(l, l->path, SQLITE_OPEN_READONLY, err, "read") != 0)
@@ -425,6 +437,12 @@ static int open_reader(struct uat_ledger *l, bool allow_fresh, int *version,
     return -1;
   sqlite3_close(l->db);
   l->db = NULL;
+  if (has_unmerged_wal(l->path))
+    return uat_error_set(err,
+                         "cannot read the ledger '%s': its newest rows are still in '%s-wal' and "
+                         "the folder is read-only; open it once where it can be written (or copy "
+                         "the folder) so they are merged",
+                         l->path, l->path);
   char *uri = immutable_uri(l->path);
   if (!uri)
     return uat_error_set(err, "cannot read the ledger '%s': out of memory", l->path);
