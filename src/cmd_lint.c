@@ -16,8 +16,10 @@ static int compile_checks(const struct uat_context *ctx) {
   const struct uat_playbook *pb = ctx->playbook;
   int problems = 0;
   for (size_t i = 0; i < pb->nchecks; i++) {
-    struct uat_check_env env = {.playbook = pb, .check = &pb->checks[i],
-                                .redactor = &ctx->redactor, .base_url = ctx->base_url};
+    struct uat_check_env env = {.playbook = pb,
+                                .check = &pb->checks[i],
+                                .redactor = &ctx->redactor,
+                                .base_url = ctx->base_url};
     struct uat_error err;
     if (uat_sandbox_compile(&env, &err) != 0) {
       uat_cli_error(ctx->opts, "%s", err.text);
@@ -61,9 +63,9 @@ static int compile_modules(const struct uat_cli_options *o, const char *dir, int
 static void print_summary(const struct uat_context *ctx) {
   const struct uat_playbook *pb = ctx->playbook;
   FILE *out = ctx->opts->out;
-  fprintf(out, "%s: OK — \"%s\", %zu check%s, %zu sign-off item%s, target %s\n", pb->path,
-          pb->name, pb->nchecks, pb->nchecks == 1 ? "" : "s", pb->nsignoffs,
-          pb->nsignoffs == 1 ? "" : "s", ctx->base_url);
+  fprintf(out, "%s: OK — \"%s\", %zu check%s, %zu sign-off item%s, target %s\n", pb->path, pb->name,
+          pb->nchecks, pb->nchecks == 1 ? "" : "s", pb->nsignoffs, pb->nsignoffs == 1 ? "" : "s",
+          ctx->base_url);
   if (ctx->opts->quiet)
     return;
   for (size_t i = 0; i < pb->nchecks; i++) {

@@ -45,8 +45,8 @@ static int check_report_path(const char *path, const char *option, struct uat_er
   char *dir = uat_path_dirname(path);
   int ok = dir && uat_path_is_dir(dir) && access(dir, W_OK) == 0;
   int rc = ok ? 0
-              : uat_error_set(err, "%s '%s': folder '%s' does not exist or is not writable",
-                              option, path, dir ? dir : "?");
+              : uat_error_set(err, "%s '%s': folder '%s' does not exist or is not writable", option,
+                              path, dir ? dir : "?");
   free(dir);
   return rc;
 }
@@ -59,8 +59,10 @@ static int compile_selected(struct uat_context *ctx, struct uat_error *err) {
     return uat_error_set(err, "out of memory");
   int rc = uat_runner_select(pb, ctx->opts->only, ctx->opts->nonly, selected, err) < 0 ? -1 : 0;
   for (size_t i = 0; rc == 0 && i < pb->nchecks; i++) {
-    struct uat_check_env env = {.playbook = pb, .check = &pb->checks[i],
-                                .redactor = &ctx->redactor, .base_url = ctx->base_url};
+    struct uat_check_env env = {.playbook = pb,
+                                .check = &pb->checks[i],
+                                .redactor = &ctx->redactor,
+                                .base_url = ctx->base_url};
     if (selected[i])
       rc = uat_sandbox_compile(&env, err);
   }
