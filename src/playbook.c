@@ -17,7 +17,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-/* Nesting deeper than this in vars/with is refused rather than risking the stack. */
+/* Deeper nesting is refused: libyaml slows quadratically with depth and to_json recurses. */
 #define MAX_DEPTH 64
 #define MIN_MEMORY_CAP ((size_t)1024 * 1024)
 #define MAX_RETRIES 10
@@ -278,27 +278,36 @@ static int unknown_key(struct loader *L, const yaml_node_t *key, const char *whe
   return -1;
 }
 
-/* Every key must be a scalar, appear once, and (when allowed is given) be one of allowed. */
+static int check_one_key(struct loader *L, yaml_node_t *key, const char *where,
+                         const char *const allowed[], json_t *seen) {
+  if (key->type != YAML_SCALAR_NODE)
+    return fail(L, key, "a key in %s is %s; keys must be plain names", where, describe(key));
+  if (check_no_nul(L, key) != 0)
+    return -1;
+  json_t *earlier = json_object_get(seen, text_of(key));
+  if (earlier)
+    return fail(L, key, "duplicate key '%s' in %s (first at line %d); keep only one", text_of(key),
+                where, (int)json_integer_value(earlier));
+  if (allowed && !one_of(text_of(key), allowed))
+    return unknown_key(L, key, where, allowed);
+  if (json_object_set_new(seen, text_of(key), json_integer(line_of(key))) != 0)
+    return oom(L, key);
+  return 0;
+}
+
+/* Every key must be a scalar, appear once, and (when allowed is given) be one of allowed.
+ * Keys seen so far sit in a JSON object, so a huge mapping is not checked in n^2 steps. */
 static int check_mapping_keys(struct loader *L, yaml_node_t *map, const char *where,
                               const char *const allowed[]) {
-  yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
-  size_t n = (size_t)(map->data.mapping.pairs.top - pairs);
-  for (size_t i = 0; i < n; i++) {
-    yaml_node_t *key = node_at(L, pairs[i].key);
-    if (key->type != YAML_SCALAR_NODE)
-      return fail(L, key, "a key in %s is %s; keys must be plain names", where, describe(key));
-    if (check_no_nul(L, key) != 0)
-      return -1;
-    for (size_t j = 0; j < i; j++) {
-      yaml_node_t *earlier = node_at(L, pairs[j].key);
-      if (earlier->type == YAML_SCALAR_NODE && strcmp(text_of(earlier), text_of(key)) == 0)
-        return fail(L, key, "duplicate key '%s' in %s (first at line %d); keep only one",
-                    text_of(key), where, line_of(earlier));
-    }
-    if (allowed && !one_of(text_of(key), allowed))
-      return unknown_key(L, key, where, allowed);
-  }
-  return 0;
+  json_t *seen = json_object();
+  if (!seen)
+    return oom(L, map);
+  int rc = 0;
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+       rc == 0 && p < map->data.mapping.pairs.top; p++)
+    rc = check_one_key(L, node_at(L, p->key), where, allowed, seen);
+  json_decref(seen);
+  return rc;
 }
 
 /* The value under key in map, or NULL; *key_node (if given) receives the key. */
@@ -516,9 +525,9 @@ static int want_id(struct loader *L, const yaml_node_t *n, const char *what, cha
 
 /* ---- YAML values as JSON (vars, with) ---- */
 
-static int to_json(struct loader *L, yaml_node_t *n, int depth, json_t **out);
+static int to_json(struct loader *L, yaml_node_t *n, json_t **out);
 
-static int mapping_to_json(struct loader *L, yaml_node_t *n, int depth, json_t **out) {
+static int mapping_to_json(struct loader *L, yaml_node_t *n, json_t **out) {
   if (check_mapping_keys(L, n, "this mapping", NULL) != 0)
     return -1;
   json_t *obj = json_object();
@@ -526,7 +535,7 @@ static int mapping_to_json(struct loader *L, yaml_node_t *n, int depth, json_t *
     return oom(L, n);
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
     json_t *value;
-    if (to_json(L, node_at(L, p->value), depth + 1, &value) != 0) {
+    if (to_json(L, node_at(L, p->value), &value) != 0) {
       json_decref(obj);
       return -1;
     }
@@ -539,13 +548,13 @@ static int mapping_to_json(struct loader *L, yaml_node_t *n, int depth, json_t *
   return 0;
 }
 
-static int sequence_to_json(struct loader *L, yaml_node_t *n, int depth, json_t **out) {
+static int sequence_to_json(struct loader *L, yaml_node_t *n, json_t **out) {
   json_t *arr = json_array();
   if (!arr)
     return oom(L, n);
   for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
     json_t *value;
-    if (to_json(L, node_at(L, *i), depth + 1, &value) != 0) {
+    if (to_json(L, node_at(L, *i), &value) != 0) {
       json_decref(arr);
       return -1;
     }
@@ -585,15 +594,14 @@ static int number_to_json(struct loader *L, yaml_node_t *n, enum kind k, json_t 
   return *out ? 0 : oom(L, n);
 }
 
-static int to_json(struct loader *L, yaml_node_t *n, int depth, json_t **out) {
-  if (depth > MAX_DEPTH)
-    return fail(L, n, "values are nested more than %d levels deep; flatten them", MAX_DEPTH);
+/* Recursion is bounded: scan_events refused documents nested deeper than MAX_DEPTH. */
+static int to_json(struct loader *L, yaml_node_t *n, json_t **out) {
   enum kind k = kind_of(n);
   switch (k) {
   case K_MAPPING:
-    return mapping_to_json(L, n, depth, out);
+    return mapping_to_json(L, n, out);
   case K_LIST:
-    return sequence_to_json(L, n, depth, out);
+    return sequence_to_json(L, n, out);
   case K_NULL:
     *out = json_null();
     return 0;
@@ -618,7 +626,7 @@ static int object_field(struct loader *L, yaml_node_t *n, const char *what, json
     *out = json_object();
     return *out ? 0 : oom(L, n);
   }
-  return to_json(L, map, 1, out);
+  return to_json(L, map, out);
 }
 
 /* ---- sections ---- */
@@ -862,6 +870,8 @@ static int inline_script(struct loader *L, yaml_node_t *key, yaml_node_t *n, str
                 describe(n));
   if (check_no_nul(L, n) != 0)
     return -1;
+  if (text_of(n)[strspn(text_of(n), " \t\r\n")] == '\0')
+    return fail(L, n, "'run' is empty; write the check's Lua code under run: |");
   c->source = strdup(text_of(n));
   if (!c->source)
     return oom(L, n);
@@ -1084,12 +1094,17 @@ static int syntax_error(struct loader *L, yaml_parser_t *p, const char *buf, siz
 
 /* Refuses what the document API would accept silently: anchors and aliases (shared or
  * recursive nodes), explicit tags, and a second document. */
-static int check_events(struct loader *L, yaml_event_t *ev, int *documents) {
+struct event_scan {
+  int documents;
+  int depth;
+};
+
+static int check_events(struct loader *L, yaml_event_t *ev, struct event_scan *scan) {
   int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
   const yaml_char_t *anchor = NULL, *tag = NULL;
   switch (ev->type) {
   case YAML_DOCUMENT_START_EVENT:
-    if (++*documents > 1)
+    if (++scan->documents > 1)
       return fail_at(L, line, col,
                      "a second YAML document starts here; a playbook is one document, remove "
                      "this '---' and what follows or move it to its own file");
@@ -1102,6 +1117,10 @@ static int check_events(struct loader *L, yaml_event_t *ev, int *documents) {
     anchor = ev->data.scalar.anchor;
     tag = ev->data.scalar.tag;
     break;
+  case YAML_SEQUENCE_END_EVENT:
+  case YAML_MAPPING_END_EVENT:
+    scan->depth--;
+    return 0;
   case YAML_SEQUENCE_START_EVENT:
     anchor = ev->data.sequence_start.anchor;
     tag = ev->data.sequence_start.tag;
@@ -1113,6 +1132,9 @@ static int check_events(struct loader *L, yaml_event_t *ev, int *documents) {
   default:
     return 0;
   }
+  if (ev->type != YAML_SCALAR_EVENT && ++scan->depth > MAX_DEPTH)
+    return fail_at(L, line, col, "values are nested more than %d levels deep; flatten them",
+                   MAX_DEPTH);
   if (anchor)
     return fail_at(L, line, col, "YAML anchors ('&%s') are not supported; write values out in full",
                    (const char *)anchor);
@@ -1132,7 +1154,8 @@ static int scan_events(struct loader *L, const char *buf, size_t len) {
   if (!yaml_parser_initialize(&parser))
     return fail_at(L, 1, 1, "out of memory while reading YAML; free some memory and retry");
   yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-  int documents = 0, rc = 0;
+  struct event_scan scan = {0, 0};
+  int rc = 0;
   for (bool done = false; !done && rc == 0;) {
     yaml_event_t ev;
     if (!yaml_parser_parse(&parser, &ev)) {
@@ -1140,11 +1163,11 @@ static int scan_events(struct loader *L, const char *buf, size_t len) {
       break;
     }
     done = ev.type == YAML_STREAM_END_EVENT;
-    rc = check_events(L, &ev, &documents);
+    rc = check_events(L, &ev, &scan);
     yaml_event_delete(&ev);
   }
   yaml_parser_delete(&parser);
-  if (rc == 0 && documents == 0)
+  if (rc == 0 && scan.documents == 0)
     return fail_at(L, 1, 1, "the playbook is empty; start it with name:, target: and checks:");
   return rc;
 }

@@ -221,6 +221,12 @@ static const struct bad_case bad_cases[] = {
      5,
      10,
      {"'run' must be Lua source text", "got a list"}},
+    {"run is empty",
+     HEAD "checks:\n  - id: a\n    run: |\n\n  - id: b\n    run: x()\n",
+     NULL,
+     5,
+     10,
+     {"'run' is empty", "Lua code"}},
     {"script is empty",
      HEAD "checks:\n  - id: a\n    script: ''\n",
      NULL,
@@ -730,6 +736,75 @@ static void test_set_var(void **state) {
   scratch_close(&s);
 }
 
+/* Where inline Lua starts, so the sandbox can map Lua line numbers back to the playbook. */
+static void test_inline_run_positions(void **state) {
+  struct scratch s;
+  scratch_open(&s, HEAD "checks:\n"
+                        "  - id: block\n"
+                        "    run: |   # a comment after the indicator\n"
+                        "\n"
+                        "      x()\n"
+                        "  - id: quoted\n"
+                        "    run:\n"
+                        "      \"y()\"\n");
+  struct uat_error err;
+  struct uat_playbook *pb = load_with(s.path, NULL, &err);
+  if (!pb)
+    fail_msg("%s", err.text);
+  char want[256];
+  snprintf(want, sizeof want, "%s:5", s.path);
+  assert_string_equal(pb->checks[0].chunk_name, want);
+  assert_string_equal(pb->checks[0].source, "\nx()\n");
+  assert_int_equal(pb->checks[0].source_line_offset, 5); /* Lua line 2, "x()", is line 7 */
+  snprintf(want, sizeof want, "%s:9", s.path);
+  assert_string_equal(pb->checks[1].chunk_name, want);
+  assert_string_equal(pb->checks[1].source, "y()");
+  assert_int_equal(pb->checks[1].source_line_offset, 9); /* the text is on line 10 */
+  uat_playbook_free(pb);
+  scratch_close(&s);
+}
+
+/* Deeply nested values are refused with a message, not a crash. */
+static void test_deep_nesting(void **state) {
+  enum { DEPTH = 100000 };
+  size_t head = strlen(HEAD CHECK "vars: { x: ");
+  char *yaml = malloc(head + 2 * DEPTH + 4);
+  assert_non_null(yaml);
+  memcpy(yaml, HEAD CHECK "vars: { x: ", head);
+  memset(yaml + head, '[', DEPTH);
+  memset(yaml + head + DEPTH, ']', DEPTH);
+  memcpy(yaml + head + 2 * DEPTH, " }\n", 4);
+  struct scratch s;
+  scratch_open(&s, yaml);
+  free(yaml);
+  struct uat_error err;
+  assert_null(load_with(s.path, NULL, &err));
+  assert_contains(err.text, "nested more than 64 levels");
+  scratch_close(&s);
+}
+
+/* Many checks load quickly; ids stay unique-checked across all of them. */
+static void test_many_checks(void **state) {
+  enum { N = 2000 };
+  char *yaml = malloc(64 + (size_t)N * 64);
+  assert_non_null(yaml);
+  size_t len = (size_t)snprintf(yaml, 64, "%s", HEAD "checks:\n");
+  for (int i = 0; i < N; i++)
+    len += (size_t)snprintf(yaml + len, 64, "  - { id: c%d, run: x(), tags: [t%d] }\n", i, i % 7);
+  struct scratch s;
+  scratch_open(&s, yaml);
+  free(yaml);
+  struct uat_error err;
+  struct uat_playbook *pb = load_with(s.path, NULL, &err);
+  if (!pb)
+    fail_msg("%s", err.text);
+  assert_int_equal(pb->nchecks, N);
+  assert_ptr_equal(uat_playbook_find_check(pb, "c1999"), &pb->checks[1999]);
+  assert_true(uat_check_has_tag(&pb->checks[13], "t6"));
+  uat_playbook_free(pb);
+  scratch_close(&s);
+}
+
 static void test_free_null(void **state) {
   uat_playbook_free(NULL);
   assert_null(uat_playbook_find_role(NULL, "x"));
@@ -750,6 +825,9 @@ int main(void) {
       cmocka_unit_test(test_sizes_paths_and_missing_secrets),
       cmocka_unit_test(test_process_environment_when_no_getenv),
       cmocka_unit_test(test_set_var),
+      cmocka_unit_test(test_inline_run_positions),
+      cmocka_unit_test(test_deep_nesting),
+      cmocka_unit_test(test_many_checks),
       cmocka_unit_test(test_free_null),
   };
   enum { NFIXED = sizeof fixed / sizeof fixed[0] };
