@@ -332,8 +332,7 @@ static size_t item_count(const yaml_node_t *seq) {
   return (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
 }
 
-/* An optional mapping: absent or null gives *out = NULL; anything else but a mapping is an error.
- */
+/* An optional mapping: absent or null gives *out = NULL; any other non-mapping is an error. */
 static int want_mapping(struct loader *L, yaml_node_t *n, const char *what, const char *example,
                         yaml_node_t **out) {
   *out = NULL;
