@@ -160,6 +160,16 @@ static void reply_plain(struct reply *rep, unsigned status, const char *text) {
   buf_add(&rep->body, text);
 }
 
+/* One line per request on stderr; control characters from the unescaped path become '?'. */
+static void log_request(const char *method, const char *url, unsigned status) {
+  char clean[256];
+  size_t n = 0;
+  for (const char *p = url; *p && n < sizeof clean - 1; p++)
+    clean[n++] = (unsigned char)*p < ' ' || *p == 127 ? '?' : *p;
+  clean[n] = '\0';
+  fprintf(stderr, "%s %s -> %u\n", method, clean, status);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls) {
@@ -194,7 +204,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
   else
     route(d, &r, &rep);
   if (d->verbose)
-    fprintf(stderr, "%s %s -> %u\n", method, url, rep.status);
+    log_request(method, url, rep.status);
   enum MHD_Result res = send_reply(conn, &rep);
   buf_free(&rep.body);
   free(rep.location);

@@ -43,7 +43,10 @@ stop_server() {
   wait "$PID"
   local rc=$?
   PID=""
-  [ "$rc" -eq 0 ] || fail "server exited with $rc on SIGTERM"
+  if [ "$rc" -ne 0 ]; then
+    fail "server exited with $rc on SIGTERM"
+    tail -20 "$WORK/err" >&2
+  fi
 }
 
 # fetch OUT_PREFIX curl-args...: body in $WORK/PREFIX.body, status in $WORK/PREFIX.code.
