@@ -133,9 +133,9 @@ const struct uat_gate_item *uat_gate_other_role_signed_by(const struct uat_gate_
 static char *who_may_sign(const struct view *v, const char *role_name) {
   const struct uat_playbook *pb = v->ctx->playbook;
   const struct uat_role *role = uat_playbook_find_role(pb, role_name);
-  struct uat_strbuf may, not ;
+  struct uat_strbuf may, ruled_out;
   uat_strbuf_init(&may, 0);
-  uat_strbuf_init(&not, 0);
+  uat_strbuf_init(&ruled_out, 0);
   int rc = 0;
   if (!role || role->nmembers == 0)
     rc = uat_strbuf_addf(&may, "nobody yet: list people under roles.%s in the playbook", role_name);
@@ -145,16 +145,16 @@ static char *who_may_sign(const struct view *v, const char *role_name) {
         pb->distinct_signers ? uat_gate_other_role_signed_by(&v->snap->verdict, role_name, person)
                              : NULL;
     if (other)
-      rc = uat_strbuf_addf(&not, "%s%s signed for %s", not .len ? ", " : "", person,
+      rc = uat_strbuf_addf(&ruled_out, "%s%s, who signed for %s", ruled_out.len ? "; " : "", person,
                            other->item->role);
     else
       rc = uat_strbuf_addf(&may, "%s%s", may.len ? ", " : "", person);
   }
   if (rc == 0 && may.len == 0)
     rc = uat_strbuf_adds(&may, "nobody left");
-  if (rc == 0 && not .len)
-    rc = uat_strbuf_addf(&may, " (not %s: each role needs a different person)", not .buf);
-  uat_strbuf_release(&not );
+  if (rc == 0 && ruled_out.len)
+    rc = uat_strbuf_addf(&may, " (not %s; each role needs a different person)", ruled_out.buf);
+  uat_strbuf_release(&ruled_out);
   if (rc != 0) {
     uat_strbuf_release(&may);
     return NULL;
@@ -441,12 +441,13 @@ static json_t *signers_json(const struct uat_playbook *pb, const char *role_name
 static json_t *item_json(const struct view *v, const struct uat_gate_item *gi) {
   const struct uat_decision *d = gi->decision;
   char when[40];
-  char *note = d ? redacted(v, d->note) : NULL;
+  bool has_note = d && d->note && *d->note;
+  char *note = has_note ? redacted(v, d->note) : NULL;
   char *cmd = gi->state == UAT_ITEM_APPROVED ? NULL : item_command(v, gi);
   char *interactive = gi->state == UAT_ITEM_APPROVED ? NULL : role_command(v, gi->item->role);
   json_t *o = NULL;
-  if ((!d || note) && (gi->state == UAT_ITEM_APPROVED || (cmd && interactive)))
-    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s*, s:o, s:o, s:s*, s:o, s:s*, s:s*}", "id",
+  if ((!has_note || note) && (gi->state == UAT_ITEM_APPROVED || (cmd && interactive)))
+    o = json_pack("{s:s, s:s, s:s*, s:s, s:s, s:o, s:s*, s:o, s:o, s:s*, s:o, s:s*, s:s*}", "id",
                   gi->item->id, "role", gi->item->role, "text", gi->item->text, "state",
                   uat_item_state_name(gi->state), "reason", gi->reason, "decision",
                   d ? json_string(d->approve ? "approve" : "reject") : json_null(), "signer",

@@ -225,9 +225,10 @@ static int check_latest_run(const struct session *s) {
     for (size_t i = 0; i < run->nfailed_ids; i++)
       uat_strbuf_addf(&ids, "%s%s", i ? ", " : "", run->failed_ids[i]);
     uat_cli_error(o,
-                  "the latest run of release %s commit %.*s failed (checks: %s) at %s; fix it and "
+                  "the latest run of release %s commit %.*s failed%s%s%s at %s; fix it and "
                   "run the checks again before signing: %s",
-                  ctx->release, COMMIT_SHOWN, ctx->commit, ids.buf ? ids.buf : "?",
+                  ctx->release, COMMIT_SHOWN, ctx->commit, ids.len ? " (checks: " : "",
+                  ids.len ? ids.buf : "", ids.len ? ")" : "",
                   uat_gate_format_time(run->time, when, sizeof when), cmd);
     uat_strbuf_release(&ids);
     rc = UAT_EXIT_FAILED;

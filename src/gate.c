@@ -223,8 +223,8 @@ static void judge_run(const struct uat_gate_input *in, struct uat_gate_verdict *
   if (!run->passed) {
     v->run_state = UAT_RUN_FAILED;
     int n = snprintf(v->run_reason, sizeof v->run_reason,
-                     "%zu of %zu checks did not pass (run #%" PRId64 ", %s)",
-                     run->nfailed + run->nerrored, total, run->seq, when);
+                     "%zu of %zu check%s did not pass (run #%" PRId64 ", %s)",
+                     run->nfailed + run->nerrored, total, total == 1 ? "" : "s", run->seq, when);
     for (size_t i = 0; i < run->nfailed_ids && n > 0 && (size_t)n < sizeof v->run_reason; i++)
       n += snprintf(v->run_reason + n, sizeof v->run_reason - (size_t)n, "%s%s", i ? ", " : ": ",
                     run->failed_ids[i]);
@@ -238,8 +238,12 @@ static void judge_run(const struct uat_gate_input *in, struct uat_gate_verdict *
     return;
   }
   v->run_state = UAT_RUN_PASSED;
-  snprintf(v->run_reason, sizeof v->run_reason, "all %zu checks passed (run #%" PRId64 ", %s)",
-           total, run->seq, when);
+  if (total == 1)
+    snprintf(v->run_reason, sizeof v->run_reason, "the one check passed (run #%" PRId64 ", %s)",
+             run->seq, when);
+  else
+    snprintf(v->run_reason, sizeof v->run_reason, "all %zu checks passed (run #%" PRId64 ", %s)",
+             total, run->seq, when);
 }
 
 int uat_gate_evaluate(const struct uat_gate_input *in, struct uat_gate_verdict *out) {
