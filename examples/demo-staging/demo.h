@@ -105,6 +105,7 @@ struct reply {
   struct buf body;
   char *location;
   char *set_cookie;
+  const char *allow; /* Allow header of a 405 */
 };
 
 /* Serialises j (stolen) as the body. */

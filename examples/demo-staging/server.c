@@ -147,6 +147,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct reply *rep
       MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
   if (ok && rep->location)
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rep->location) == MHD_YES;
+  if (ok && rep->allow)
+    ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow) == MHD_YES;
   if (ok && rep->set_cookie)
     ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, rep->set_cookie) == MHD_YES;
   enum MHD_Result res = ok ? MHD_queue_response(conn, rep->status, resp) : MHD_NO;

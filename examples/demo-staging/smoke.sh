@@ -131,17 +131,16 @@ check_cli() {
   if [ $? -eq 2 ] && grep -q 'nope' "$WORK/cli.err" && grep -q 'access-rights' "$WORK/cli.err"; then
     ok
   else fail "bad --break name should exit 2 listing the valid names"; fi
-  "$BIN" --help >"$WORK/help.out" && grep -q -- '--break' "$WORK/help.out" && ok ||
-    fail "--help should exit 0 and describe --break"
+  if "$BIN" --help >"$WORK/help.out" && grep -q -- '--break' "$WORK/help.out"; then ok; else fail "--help should exit 0 and describe --break"; fi
   "$BIN" --port 70000 2>/dev/null
-  [ $? -eq 2 ] && ok || fail "--port 70000 should exit 2"
+  if [ $? -eq 2 ]; then ok; else fail "--port 70000 should exit 2"; fi
   "$BIN" --port 0 --port-file "$WORK/port" >"$WORK/pf.out" 2>/dev/null &
   local pid=$!
   for _ in $(seq 1 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
   if grep -q "127.0.0.1:$(cat "$WORK/port" 2>/dev/null)\$" "$WORK/pf.out"; then ok; else
     fail "--port-file should hold the printed port"; fi
   kill -INT "$pid"
-  wait "$pid" && ok || fail "SIGINT should stop the server with exit 0"
+  if wait "$pid"; then ok; else fail "SIGINT should stop the server with exit 0"; fi
 }
 
 check_api() {
@@ -193,11 +192,9 @@ check_rdv() {
   expect "sign-in form" 200 '+name="authenticity_token"' '+_rdv_session=' -- -c "$WORK/x.jar" "$URL/agents/sign_in"
   expect "sign-in bad csrf" 422 '+The change you wanted was rejected' -- -b "$WORK/x.jar" "$URL/agents/sign_in" -d "agent[email]=$ALICE_EMAIL" -d "agent[password]=$ALICE_PASSWORD" -d authenticity_token=0000
   rdv_login "$jar" "$ALICE_EMAIL" wrong-password
-  [ "$(cat "$WORK/login.code")" = 200 ] && grep -q 'mot de passe incorrect' "$WORK/login.body" && ok ||
-    fail "wrong password should re-render the form with an error"
+  if [ "$(cat "$WORK/login.code")" = 200 ] && grep -q 'mot de passe incorrect' "$WORK/login.body"; then ok; else fail "wrong password should re-render the form with an error"; fi
   rdv_login "$jar" "$ALICE_EMAIL" "$ALICE_PASSWORD"
-  [ "$(cat "$WORK/login.code")" = 302 ] && grep -q 'Location: /admin/organisations/1/agents' "$WORK/login.headers" && ok ||
-    fail "admin_alice sign-in should redirect to the agents screen"
+  if [ "$(cat "$WORK/login.code")" = 302 ] && grep -q 'Location: /admin/organisations/1/agents' "$WORK/login.headers"; then ok; else fail "admin_alice sign-in should redirect to the agents screen"; fi
   expect "agents screen" 200 '+id="agent_2"' '+id="pending-invitations"' '+1 invitation en attente' -- -b "$jar" "$URL/admin/organisations/1/agents"
   if [ "$SCENARIO" = menu ]; then
     expect "menu without agents" 200 '+class="left-submenu-settings"' '-Vos agents' '-Vos invitations' -- -b "$jar" "$URL/admin/organisations/1"
@@ -206,7 +203,7 @@ check_rdv() {
   fi
   expect "territory 2 before" 200 '+id="agent_2"' '+allow_to_invite_agents' -- -b "$jar" "$URL/admin/territories/2/agents"
   rdv_invite "$jar" "$MARC_EMAIL" 1
-  [ "$(cat "$WORK/invite.code")" = 302 ] && ok || fail "inviting agent_marc should redirect"
+  if [ "$(cat "$WORK/invite.code")" = 302 ]; then ok; else fail "inviting agent_marc should redirect"; fi
   if [ "$SCENARIO" = access-rights ]; then
     expect "territory 2 after invite (broken)" 200 '+fait déjà partie' '-id="agent_2"' -- -b "$jar" "$URL/admin/territories/2/agents"
   else
@@ -216,7 +213,7 @@ check_rdv() {
   expect "pending after invite" 200 '+2 invitations en attente' '+Invitation envoyée à new.person@example.org' -- -b "$jar" "$URL/admin/organisations/1/agents"
   expect "invitations list" 200 '+new.person@example.org' '+id="invitation_1"' -- -b "$jar" "$URL/admin/organisations/1/invitations"
   rdv_invite "$jar" "not-an-email" 1
-  [ "$(cat "$WORK/invite.code")" = 422 ] && ok || fail "an invalid email should give 422"
+  if [ "$(cat "$WORK/invite.code")" = 422 ]; then ok; else fail "an invalid email should give 422"; fi
   expect "reset" 200 '+"reset":true' -- -X POST "$URL/__demo/reset"
   expect "pending after reset" 200 '+1 invitation en attente' -- -b "$jar" "$URL/admin/organisations/1/agents"
   expect "territory 2 after reset" 200 '+id="agent_2"' -- -b "$jar" "$URL/admin/territories/2/agents"

@@ -152,6 +152,7 @@ bool tm_api_route(const struct demo *d, const struct request *r, struct reply *r
     return false;
   if (!req_is(r, "GET")) {
     reply_tm_error(rep, 405, "Method not allowed on this demo route", "MethodNotAllowed");
+    rep->allow = "GET, HEAD";
     return true;
   }
   long id;
