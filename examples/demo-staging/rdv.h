@@ -11,7 +11,7 @@
 #define RDV_ORGS 2
 #define RDV_TERRITORIES 2
 #define RDV_MAX_INVITATIONS 50
-#define RDV_MAX_SESSIONS 256
+#define RDV_MAX_SESSIONS 1024
 #define RDV_TOKEN_LEN 64
 
 enum rdv_role { ROLE_NONE = 0, ROLE_BASIC = 1, ROLE_ADMIN = 2 };
