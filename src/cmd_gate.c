@@ -238,7 +238,7 @@ static int print_run_line(const struct view *v, int width) {
   bool ok = verdict->run_state == UAT_RUN_PASSED;
   fprintf(v->out, "  %s%s%s %-*s  %s%s\n", paint(v, ok ? GREEN : RED), ok ? "✓" : "✗",
           paint(v, RESET), width, "checks", verdict->run_reason,
-          v->ran ? "" : " (recorded; not run now)");
+          v->ran ? "" : " — recorded, not run now");
   return 0;
 }
 
@@ -401,6 +401,10 @@ static int print_view(const struct view *v, const char *head) {
 
 /* ---------- the same picture as data ---------- */
 
+static json_t *str_or_null(const char *s) {
+  return s ? json_string(s) : json_null();
+}
+
 static json_t *run_json(const struct view *v) {
   const struct uat_run_record *run = &v->snap->run;
   const struct uat_gate_verdict *verdict = &v->snap->verdict;
@@ -417,10 +421,11 @@ static json_t *run_json(const struct view *v) {
     }
   if (!failed ||
       json_object_update_new(
-          o, json_pack("{s:I, s:s, s:s*, s:I, s:I, s:I, s:o}", "seq", (json_int_t)run->seq,
-                       "finished_at", iso_time(run->time, when, sizeof when), "digest", run->digest,
-                       "passed", (json_int_t)run->npassed, "failed", (json_int_t)run->nfailed,
-                       "errored", (json_int_t)run->nerrored, "failed_checks", failed)) != 0) {
+          o, json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:o}", "seq", (json_int_t)run->seq,
+                       "finished_at", iso_time(run->time, when, sizeof when), "digest",
+                       str_or_null(run->digest), "passed", (json_int_t)run->npassed, "failed",
+                       (json_int_t)run->nfailed, "errored", (json_int_t)run->nerrored,
+                       "failed_checks", failed)) != 0) {
     json_decref(o);
     return NULL;
   }
@@ -438,24 +443,46 @@ static json_t *signers_json(const struct uat_playbook *pb, const char *role_name
   return a;
 }
 
+/* Sets each key; a value that could not be built (NULL) fails the whole object. */
+static int set_all(json_t *o, const char *const *keys, json_t **values, size_t n) {
+  int rc = o ? 0 : -1;
+  for (size_t i = 0; i < n; i++)
+    if (json_object_set_new(o, keys[i], values[i]) != 0)
+      rc = -1;
+  return rc;
+}
+
 static json_t *item_json(const struct view *v, const struct uat_gate_item *gi) {
   const struct uat_decision *d = gi->decision;
+  bool approved = gi->state == UAT_ITEM_APPROVED;
   char when[40];
-  bool has_note = d && d->note && *d->note;
-  char *note = has_note ? redacted(v, d->note) : NULL;
-  char *cmd = gi->state == UAT_ITEM_APPROVED ? NULL : item_command(v, gi);
-  char *interactive = gi->state == UAT_ITEM_APPROVED ? NULL : role_command(v, gi->item->role);
-  json_t *o = NULL;
-  if ((!has_note || note) && (gi->state == UAT_ITEM_APPROVED || (cmd && interactive)))
-    o = json_pack("{s:s, s:s, s:s*, s:s, s:s, s:o, s:s*, s:o, s:o, s:s*, s:o, s:s*, s:s*}", "id",
-                  gi->item->id, "role", gi->item->role, "text", gi->item->text, "state",
-                  uat_item_state_name(gi->state), "reason", gi->reason, "decision",
-                  d ? json_string(d->approve ? "approve" : "reject") : json_null(), "signer",
-                  d ? d->signer : NULL, "decided_at",
-                  d ? json_string(iso_time(d->time, when, sizeof when)) : json_null(), "seq",
-                  d ? json_integer(d->seq) : json_null(), "note", note, "allowed_signers",
-                  signers_json(v->ctx->playbook, gi->item->role), "command", cmd,
-                  "interactive_command", interactive);
+  char *note = d && d->note && *d->note ? redacted(v, d->note) : NULL;
+  char *cmd = approved ? NULL : item_command(v, gi);
+  char *interactive = approved ? NULL : role_command(v, gi->item->role);
+  static const char *const keys[] = {
+      "id",         "role", "text", "state",           "reason",  "decision",           "signer",
+      "decided_at", "seq",  "note", "allowed_signers", "command", "interactive_command"};
+  json_t *values[] = {
+      json_string(gi->item->id),
+      json_string(gi->item->role),
+      str_or_null(gi->item->text),
+      json_string(uat_item_state_name(gi->state)),
+      json_string(gi->reason),
+      d ? json_string(d->approve ? "approve" : "reject") : json_null(),
+      str_or_null(d ? d->signer : NULL),
+      d ? json_string(iso_time(d->time, when, sizeof when)) : json_null(),
+      d ? json_integer(d->seq) : json_null(),
+      str_or_null(note),
+      signers_json(v->ctx->playbook, gi->item->role),
+      str_or_null(cmd),
+      str_or_null(interactive),
+  };
+  json_t *o = json_object();
+  bool complete = (!d || !d->note || !*d->note || note) && (approved || (cmd && interactive));
+  if (set_all(o, keys, values, sizeof values / sizeof values[0]) != 0 || !complete) {
+    json_decref(o);
+    o = NULL;
+  }
   free(note);
   free(cmd);
   free(interactive);
@@ -475,12 +502,12 @@ static char *gate_json_text(const struct view *v, const char *head) {
   if (!items)
     return NULL;
   json_t *gate = json_pack(
-      "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:b, s:I, s:I, s:I, s:o*, s:o}", "state",
+      "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:o*, s:o}", "state",
       verdict->state == UAT_GATE_OPEN ? "open" : "closed", "verdict",
       uat_gate_state_name(verdict->state), "exit_code", uat_gate_exit_code(verdict), "reason", head,
       "playbook", ctx->playbook->name, "release", ctx->release, "commit", ctx->commit, "digest",
       v->snap->digest, "evaluated_at", iso_time((int64_t)time(NULL), now, sizeof now),
-      "signoff_max_age_s", ctx->playbook->signoff_max_age_s, "distinct_signers",
+      "signoff_max_age_s", (json_int_t)ctx->playbook->signoff_max_age_s, "distinct_signers",
       ctx->playbook->distinct_signers, "approved", (json_int_t)verdict->napproved, "rejected",
       (json_int_t)verdict->nrejected, "waiting", (json_int_t)verdict->nwaiting, "run", run_json(v),
       "items", items);

@@ -376,7 +376,7 @@ static int ask_note(const struct session *s, bool required, char **note) {
 static int ask_item(const struct session *s, const struct uat_gate_item *gi, size_t n, size_t total,
                     struct choice *c) {
   FILE *out = s->o->out;
-  fprintf(out, "\n[%zu/%zu] %s\n      %s\n      now: %s\n", n, total, gi->item->id,
+  fprintf(out, "\n[%zu/%zu] %s\n      %s\n      so far: %s\n", n, total, gi->item->id,
           gi->item->text ? gi->item->text : "", gi->reason);
   const struct uat_gate_item *other = already_signed_elsewhere(s);
   for (;;) {
@@ -428,14 +428,17 @@ static void print_header(const struct session *s, size_t total) {
 
 static size_t print_summary(const struct session *s, const struct choice *choices, size_t n) {
   FILE *out = s->o->out;
-  size_t decided = 0;
+  size_t decided = 0, width = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strlen(choices[i].item->id) > width)
+      width = strlen(choices[i].item->id);
   fputs("\nYour decisions:\n", out);
   for (size_t i = 0; i < n; i++) {
     const struct choice *c = &choices[i];
     const char *what = c->kind == CHOICE_APPROVE  ? "✓ approve"
                        : c->kind == CHOICE_REJECT ? "✗ reject "
                                                   : "- skip   ";
-    fprintf(out, "  %s  %s", what, c->item->id);
+    fprintf(out, "  %s  %-*s", what, c->note ? (int)width : 0, c->item->id);
     if (c->note)
       fprintf(out, "  \"%s\"", c->note);
     fputc('\n', out);

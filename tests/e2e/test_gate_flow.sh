@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# A release from first run to open gate, through the commands people and CI
+# use: run, signoff (without a terminal), gate, status, history, verify-ledger.
+# Each step asserts the exit code and the words printed.
+#
+#   test_gate_flow.sh UATRUN
+set -uo pipefail
+
+uatrun=$(realpath "$1")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+write_playbook() { # support item text
+  cat >pb.yml <<EOF
+name: Gate flow
+target:
+  base_url: http://127.0.0.1:9
+secrets: { tm_token: TM_TOKEN }
+vars: { mode: pass }
+checks:
+  - id: smoke
+    run: |
+      expect.eq(vars.mode, "pass", "the mode is pass")
+  - id: second
+    run: |
+      expect.truthy(true, "always")
+signoffs:
+  - id: support-briefed
+    role: support
+    text: $1
+  - id: product-ok
+    role: product
+    text: Product accepts the release
+roles:
+  support: [nesserine, myriam]
+  product: [matis, myriam]
+gate:
+  signoff_max_age: 72h
+  distinct_signers: true
+ledger: state/ledger.db
+EOF
+}
+write_playbook "Support knows what moved"
+
+export NO_COLOR=1 TM_TOKEN=s3cr3t-t0ken-value
+unset UATRUN_USER UATRUN_LEDGER UATRUN_RELEASE UATRUN_COMMIT GITHUB_SHA CI_COMMIT_SHA CI_COMMIT_TAG
+R=(--release v4.6.3 --commit 1a2b3c4d5e6f70)
+
+failures=0 step=
+# run NAME EXPECTED_EXIT ARGS... : runs uatrun with stdin closed, keeps stdout+stderr in $out.
+run() {
+  step=$1 want=$2
+  shift 2
+  out=$("$uatrun" "$@" </dev/null 2>&1)
+  local rc=$?
+  [[ $rc -eq $want ]] || fail "exit code $rc, expected $want"
+}
+fail() {
+  echo "FAIL: $step: $*"
+  printf '%s\n' "$out" | sed 's/^/    /'
+  failures=$((failures + 1))
+}
+has() { for want; do [[ $out == *"$want"* ]] || fail "output lacks '$want'"; done; }
+lacks() { for bad; do [[ $out != *"$bad"* ]] || fail "output has '$bad'"; done; }
+
+run "gate without release" 2 gate pb.yml --no-run
+has "--release" "--commit"
+
+run "status before anything ran" 1 status pb.yml "${R[@]}"
+has "GATE CLOSED — the checks have not run for this release and commit" \
+  "run the checks: uatrun run pb.yml --release v4.6.3 --commit 1a2b3c4d5e6f70"
+
+run "failing run" 1 run pb.yml "${R[@]}" --var mode=fail
+run "signing after a failed run" 1 signoff pb.yml "${R[@]}" --role support \
+  --item support-briefed --approve --by myriam
+has "the latest run of release v4.6.3 commit 1a2b3c4d5e6f failed (checks: smoke)" \
+  "uatrun run pb.yml --release v4.6.3 --commit 1a2b3c4d5e6f70"
+
+run "gate --no-run after a failed run" 1 gate pb.yml "${R[@]}" --no-run
+has "GATE CLOSED — checks failed" "1 of 2 checks did not pass" "smoke"
+
+run "passing run" 0 run pb.yml "${R[@]}"
+has "ledger head: "
+
+run "waiting for people" 3 gate pb.yml "${R[@]}" --no-run --report-json gate.json
+has "GATE CLOSED — waiting for 2 sign-offs" "all 2 checks passed" \
+  "support-briefed  support: not signed yet" "may sign: nesserine, myriam" \
+  "uatrun signoff pb.yml --release v4.6.3 --commit 1a2b3c4d5e6f70 --role support" \
+  "--role product --item product-ok --approve --by NAME"
+out=$(cat gate.json)
+step="gate JSON while waiting"
+has '"state": "closed"' '"verdict": "waiting"' '"exit_code": 3' '"state": "missing"' \
+  '"allowed_signers": [' '"ran_now": false'
+
+run "unlisted signer" 2 signoff pb.yml "${R[@]}" --role support --item support-briefed \
+  --approve --by bob
+has "'bob' may not sign for 'support' (allowed: nesserine, myriam)"
+run "unknown role" 2 signoff pb.yml "${R[@]}" --role legal --by bob
+has "unknown role 'legal'" "support, product"
+run "item of another role" 2 signoff pb.yml "${R[@]}" --role support --item product-ok \
+  --approve --by myriam
+has "item 'product-ok' is signed by role 'product', not 'support'"
+run "unknown item" 2 signoff pb.yml "${R[@]}" --role support --item nope --approve --by myriam
+has "unknown sign-off item 'nope'" "support-briefed"
+run "reject without a reason" 2 signoff pb.yml "${R[@]}" --role support \
+  --item support-briefed --reject --by myriam
+has "a rejection needs a reason: add --note"
+run "no terminal, no item" 2 signoff pb.yml "${R[@]}" --role support --by myriam
+has "no terminal to ask on" "--item ID --approve"
+run "signoff without release" 2 signoff pb.yml --role support --item support-briefed \
+  --approve --by myriam
+step="nothing recorded by refused sign-offs"
+out=$("$uatrun" history pb.yml)
+lacks "approve" "reject"
+
+run "support approves" 0 signoff pb.yml "${R[@]}" --role support --item support-briefed \
+  --approve --note "briefed on Monday" --by myriam
+has "recorded: approve support-briefed by myriam for v4.6.3 (1a2b3c4d5e6f)" "ledger head: "
+run "same person for a second role" 2 signoff pb.yml "${R[@]}" --role product --item product-ok \
+  --approve --by myriam
+has "'myriam' already signed for 'support' (support-briefed)" "gate.distinct_signers"
+run "waiting for one" 3 status pb.yml "${R[@]}"
+has "waiting for 1 sign-off" "may sign: matis (not myriam, who signed for support; each role needs a different person)"
+UATRUN_USER=matis run "product approves (UATRUN_USER)" 0 signoff pb.yml "${R[@]}" \
+  --role product --item product-ok --approve
+
+run "gate open" 0 gate pb.yml "${R[@]}" --no-run --report-json open.json
+has "GATE OPEN — release v4.6.3 (commit 1a2b3c4d5e6f) may be deployed"
+lacks "To sign:"
+out=$(cat open.json)
+step="gate JSON when open"
+has '"state": "open"' '"exit_code": 0' '"signer": "matis"' '"note": "briefed on Monday"'
+
+run "another commit needs its own sign-offs" 1 status pb.yml --release v4.6.3 --commit ffff999
+has "the checks have not run"
+
+run "a later rejection beats the approval" 0 signoff pb.yml "${R[@]}" --role support \
+  --item support-briefed --reject --note "the invitations screen moved" --by nesserine
+run "gate after the rejection" 1 gate pb.yml "${R[@]}" --no-run
+has "GATE CLOSED — rejected by nesserine (support): the invitations screen moved"
+
+run "history, newest first" 0 history pb.yml
+first=$(printf '%s\n' "$out" | head -1)
+[[ $first == *"reject"*"support-briefed"*"by nesserine"* ]] || fail "newest first: '$first'"
+has "passed 2/2" "failed 1/2 (did not pass: smoke)"
+run "history --limit" 0 history pb.yml --limit 2
+[[ $(printf '%s\n' "$out" | wc -l) -eq 2 ]] || fail "--limit 2 printed more"
+run "history of another release" 0 history pb.yml --release v9
+has "nothing recorded yet for 'Gate flow' release v9"
+
+run "verify the ledger" 0 verify-ledger pb.yml
+has "ledger OK: " "head "
+head=$(printf '%s\n' "$out" | sed -n 's/.*head \([0-9a-f]\{64\}\).*/\1/p')
+run "verify with the head printed by the last write" 0 verify-ledger pb.yml --head "$head"
+run "verify with a head that is not in the chain" 4 verify-ledger pb.yml \
+  --head 0000000000000000000000000000000000000000000000000000000000000001
+
+write_playbook "Support knows what moved, and where"
+run "a changed playbook needs a new run and new sign-offs" 1 gate pb.yml "${R[@]}" --no-run
+has "GATE CLOSED — the playbook changed since the checks last ran" \
+  "approved by matis for an earlier version of the playbook; the checks changed, sign again"
+
+run "gate runs the checks itself" 3 gate pb.yml "${R[@]}" --report-junit gate.xml
+has "recorded run" "GATE CLOSED — waiting for 2 sign-offs" "the checks changed, sign again"
+[[ -s gate.xml ]] || fail "no JUnit report"
+run "gate refuses --only" 2 gate pb.yml "${R[@]}" --only smoke
+has "--only"
+
+run "a note holding a secret" 0 signoff pb.yml "${R[@]}" --role product --item product-ok \
+  --reject --note "login with s3cr3t-t0ken-value fails" --by matis
+run "notes are redacted" 0 history pb.yml --limit 1
+has "login with *** fails"
+lacks "s3cr3t-t0ken-value"
+run "redacted in the gate too" 1 gate pb.yml "${R[@]}" --no-run --report-json red.json
+has "rejected by matis (product): login with *** fails"
+out=$(cat red.json)
+lacks "s3cr3t-t0ken-value"
+
+if ((failures)); then
+  echo "gate flow: $failures failure(s)"
+  exit 1
+fi
+echo "gate flow: all steps passed"
