@@ -161,9 +161,13 @@ run "a changed playbook needs a new run and new sign-offs" 1 gate pb.yml "${R[@]
 has "GATE CLOSED — the playbook changed since the checks last ran" \
   "approved by matis for an earlier version of the playbook; the checks changed, sign again"
 
-run "gate runs the checks itself" 3 gate pb.yml "${R[@]}" --report-junit gate.xml
+run "gate runs the checks itself" 3 gate pb.yml "${R[@]}" --report-junit gate.xml \
+  --report-json run.json
 has "recorded run" "GATE CLOSED — waiting for 2 sign-offs" "the checks changed, sign again"
 [[ -s gate.xml ]] || fail "no JUnit report"
+out=$(cat run.json)
+step="gate JSON with a run: the run's report plus the verdict"
+has '"checks": [' '"gate": {' '"ran_now": true' '"state": "stale_digest"'
 run "gate refuses --only" 2 gate pb.yml "${R[@]}" --only smoke
 has "--only"
 
@@ -176,6 +180,20 @@ run "redacted in the gate too" 1 gate pb.yml "${R[@]}" --no-run --report-json re
 has "rejected by matis (product): login with *** fails"
 out=$(cat red.json)
 lacks "s3cr3t-t0ken-value"
+
+printf 'this is not a database, it only has a name like one\n' >broken.db
+export UATRUN_LEDGER=$work/broken.db
+run "status on an unreadable ledger" 4 status pb.yml "${R[@]}"
+has "broken.db"
+run "signoff on an unreadable ledger" 4 signoff pb.yml "${R[@]}" --role support \
+  --item support-briefed --approve --by myriam
+run "history on an unreadable ledger" 4 history pb.yml
+run "verify an unreadable ledger" 4 verify-ledger pb.yml
+export UATRUN_LEDGER=$work/none/ledger.db
+run "history before any ledger exists" 0 history pb.yml
+has "nothing recorded yet"
+run "verify before any ledger exists" 4 verify-ledger pb.yml
+unset UATRUN_LEDGER
 
 if ((failures)); then
   echo "gate flow: $failures failure(s)"
