@@ -16,8 +16,8 @@
 
 /* One sign-off decision as recorded in the ledger. */
 struct uat_decision {
-  int64_t seq;  /* ledger row number: later rows are later decisions */
-  int64_t time; /* unix seconds */
+  int64_t seq;    /* ledger row number: later rows are later decisions */
+  int64_t time;   /* unix seconds */
   char *playbook; /* playbook name */
   char *digest;   /* playbook digest the signer approved */
   char *release;
@@ -89,7 +89,7 @@ struct uat_gate_input {
   const char *digest;                  /* the playbook's digest now */
   const char *release;
   const char *commit;
-  const struct uat_run_record *run; /* the latest run of release+commit; NULL: none */
+  const struct uat_run_record *run;     /* the latest run of release+commit; NULL: none */
   const struct uat_decision *decisions; /* any order; other releases/commits are ignored */
   size_t ndecisions;
   int64_t now; /* unix seconds */
