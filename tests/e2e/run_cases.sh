@@ -20,7 +20,8 @@
 # nothing listens, @DIR@ the case's folder.
 set -uo pipefail
 
-uatrun=$1 server=$2 cases=$3
+abs() { [[ $1 == /* ]] && echo "$1" || echo "$PWD/$1"; }
+uatrun=$(abs "$1") server=$(abs "$2") cases=$(abs "$3")
 shift 3
 only=("$@")
 
