@@ -201,8 +201,9 @@ static CURLcode configure_client(CURL *curl, bool cookies) {
  * one (curl_easy_reset would also do, but it leaks the cookie setting in curl 7.88). */
 static CURLcode configure_exchange(CURL *curl, const struct uat_http_request *req,
                                    struct exchange *ex, struct curl_slist *headers, char *errbuf) {
-  long timeout_ms =
-      req->timeout_s * 1000.0 >= (double)LONG_MAX ? LONG_MAX : (long)(req->timeout_s * 1000.0);
+  /* Rounded up: a timeout cut to the check's deadline must not end just before it. */
+  double ms = req->timeout_s * 1000.0 + 0.999;
+  long timeout_ms = ms >= (double)LONG_MAX ? LONG_MAX : (long)ms;
   if (timeout_ms < 1)
     timeout_ms = 1;
   curl_off_t max_file = req->max_body <= (size_t)INT64_MAX ? (curl_off_t)req->max_body : 0;
@@ -466,5 +467,77 @@ char *uat_http_dump(const struct uat_http_request *req, const struct uat_http_re
   /* Drop the final newline: the dump is one log entry. */
   if (sb.len && sb.buf[sb.len - 1] == '\n')
     sb.buf[--sb.len] = '\0';
+  return uat_strbuf_take(&sb);
+}
+
+static const char *url_problem(CURLUcode code) {
+  return curl_url_strerror(code);
+}
+
+char *uat_http_resolve_url(const char *base, const char *ref, struct uat_error *err) {
+  CURLU *u = curl_url();
+  if (!u) {
+    uat_error_set(err, "out of memory resolving URL '%s'", ref);
+    return NULL;
+  }
+  char *resolved = NULL;
+  CURLUcode code = CURLUE_OK;
+  if (base && *base) {
+    code = curl_url_set(u, CURLUPART_URL, base, 0);
+    if (code != CURLUE_OK) {
+      uat_error_set(err,
+                    "base URL '%s' is not a valid URL (%s); fix target.base_url or "
+                    "--base-url",
+                    base, url_problem(code));
+      goto done;
+    }
+  }
+  /* With a base in place, curl resolves a relative reference against it. */
+  code = curl_url_set(u, CURLUPART_URL, ref, 0);
+  if (code != CURLUE_OK) {
+    if (base && *base)
+      uat_error_set(err, "URL '%s' is not valid (%s)", ref, url_problem(code));
+    else
+      uat_error_set(err,
+                    "URL '%s' is not absolute and there is no base URL (%s); set "
+                    "target.base_url or pass a full http:// URL",
+                    ref, url_problem(code));
+    goto done;
+  }
+  char *text = NULL;
+  code = curl_url_get(u, CURLUPART_URL, &text, 0);
+  if (code != CURLUE_OK) {
+    uat_error_set(err, "URL '%s' is not valid (%s)", ref, url_problem(code));
+    goto done;
+  }
+  resolved = strdup(text);
+  curl_free(text);
+  if (!resolved)
+    uat_error_set(err, "out of memory resolving URL '%s'", ref);
+done:
+  curl_url_cleanup(u);
+  return resolved;
+}
+
+static int add_escaped(struct uat_strbuf *sb, const char *text) {
+  /* Since curl 7.82 the handle argument is unused: no handle is needed to escape. */
+  char *escaped = curl_easy_escape(NULL, text ? text : "", 0);
+  if (!escaped)
+    return -1;
+  int rc = uat_strbuf_adds(sb, escaped);
+  curl_free(escaped);
+  return rc;
+}
+
+char *uat_http_form_encode(const struct uat_http_header_field *fields, size_t n) {
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  for (size_t i = 0; i < n; i++) {
+    if ((i && uat_strbuf_adds(&sb, "&") != 0) || add_escaped(&sb, fields[i].name) != 0 ||
+        uat_strbuf_adds(&sb, "=") != 0 || add_escaped(&sb, fields[i].value) != 0) {
+      uat_strbuf_release(&sb);
+      return NULL;
+    }
+  }
   return uat_strbuf_take(&sb);
 }
