@@ -1,1 +1,466 @@
-/* placeholder: being written */
+/* expect.*: soft assertions. Each records an expectation in the check's result
+ * (pass or fail, actual vs expected, where, all redacted) and returns true or
+ * false; the script goes on. Wrong argument types raise (the check errors). */
+#include "lua_api.h"
+
+#include "strbuf.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SHOW_MAX 200  /* characters of a value shown in actual/expected */
+#define EQ_DEPTH 100  /* deep equality gives up (unequal) below this */
+#define SHOW_DEPTH 20 /* nested tables shown as {...} below this */
+
+/* ---- showing values ----------------------------------------------------------- */
+
+static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth);
+
+static void show_string(const char *s, size_t len, struct uat_strbuf *sb) {
+  uat_strbuf_add(sb, "\"", 1);
+  for (size_t i = 0; i < len && sb->len < SHOW_MAX + 8; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\')
+      uat_strbuf_addf(sb, "\\%c", c);
+    else if (c == '\n')
+      uat_strbuf_adds(sb, "\\n");
+    else if (c == '\t')
+      uat_strbuf_adds(sb, "\\t");
+    else if (c < 0x20 || c == 0x7f)
+      uat_strbuf_addf(sb, "\\x%02x", c);
+    else
+      uat_strbuf_add(sb, &s[i], 1);
+  }
+  uat_strbuf_add(sb, "\"", 1);
+}
+
+static void show_number(lua_State *L, int idx, struct uat_strbuf *sb) {
+  if (lua_isinteger(L, idx)) {
+    uat_strbuf_addf(sb, "%lld", (long long)lua_tointeger(L, idx));
+    return;
+  }
+  double d = (double)lua_tonumber(L, idx);
+  if (isfinite(d) && d == floor(d) && fabs(d) < 1e15)
+    uat_strbuf_addf(sb, "%.1f", d);
+  else
+    uat_strbuf_addf(sb, "%.14g", d);
+}
+
+/* True when the table has exactly the keys 1..n (n > 0). */
+static bool is_sequence(lua_State *L, int idx, size_t *n) {
+  size_t count = 0;
+  lua_Integer max = 0;
+  bool only_ints = true;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    count++;
+    if (lua_isinteger(L, -2) && lua_tointeger(L, -2) > 0) {
+      lua_Integer k = lua_tointeger(L, -2);
+      max = k > max ? k : max;
+    } else {
+      only_ints = false;
+    }
+    lua_pop(L, 1);
+  }
+  *n = count;
+  return only_ints && count > 0 && (size_t)max == count;
+}
+
+static void show_table(lua_State *L, int idx, struct uat_strbuf *sb, int depth) {
+  size_t n;
+  if (depth >= SHOW_DEPTH || !lua_checkstack(L, 4)) {
+    uat_strbuf_adds(sb, "{...}");
+    return;
+  }
+  if (is_sequence(L, idx, &n)) {
+    uat_strbuf_add(sb, "[", 1);
+    for (size_t i = 1; i <= n && sb->len <= SHOW_MAX; i++) {
+      if (i > 1)
+        uat_strbuf_adds(sb, ", ");
+      lua_rawgeti(L, idx, (lua_Integer)i);
+      show_value(L, lua_gettop(L), sb, depth + 1);
+      lua_pop(L, 1);
+    }
+    uat_strbuf_add(sb, "]", 1);
+    return;
+  }
+  uat_strbuf_add(sb, "{", 1);
+  bool first = true;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (sb->len > SHOW_MAX) {
+      lua_pop(L, 2);
+      break;
+    }
+    if (!first)
+      uat_strbuf_adds(sb, ", ");
+    first = false;
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      size_t klen;
+      const char *k = lua_tolstring(L, -2, &klen);
+      show_string(k, klen, sb);
+    } else {
+      uat_strbuf_add(sb, "[", 1);
+      show_value(L, lua_gettop(L) - 1, sb, depth + 1);
+      uat_strbuf_add(sb, "]", 1);
+    }
+    uat_strbuf_adds(sb, ": ");
+    show_value(L, lua_gettop(L), sb, depth + 1);
+    lua_pop(L, 1);
+  }
+  uat_strbuf_add(sb, "}", 1);
+}
+
+static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth) {
+  switch (lua_type(L, idx)) {
+  case LUA_TNIL:
+    uat_strbuf_adds(sb, "nil");
+    break;
+  case LUA_TBOOLEAN:
+    uat_strbuf_adds(sb, lua_toboolean(L, idx) ? "true" : "false");
+    break;
+  case LUA_TNUMBER:
+    show_number(L, idx, sb);
+    break;
+  case LUA_TSTRING: {
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    show_string(s, len, sb);
+    break;
+  }
+  case LUA_TTABLE:
+    show_table(L, idx, sb, depth);
+    break;
+  default: {
+    /* json.null and our objects have a __name; anything else shows its type. */
+    int t = luaL_getmetafield(L, idx, "__name");
+    if (t == LUA_TSTRING)
+      uat_strbuf_addf(sb, "%s",
+                      strcmp(lua_tostring(L, -1), "json.null") == 0 ? "null" : lua_tostring(L, -1));
+    else
+      uat_strbuf_addf(sb, "<%s>", luaL_typename(L, idx));
+    if (t != LUA_TNIL)
+      lua_pop(L, 1);
+  }
+  }
+}
+
+/* [-0, +1, m] Pushes a readable, truncated rendering of the value at idx. */
+static const char *push_shown(lua_State *L, int idx) {
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  show_value(L, lua_absindex(L, idx), &sb, 0);
+  if (!sb.buf) {
+    lua_pushliteral(L, "?");
+    return lua_tostring(L, -1);
+  }
+  if (sb.len > SHOW_MAX) {
+    sb.len = SHOW_MAX;
+    while (sb.len > 0 && ((unsigned char)sb.buf[sb.len] & 0xC0) == 0x80)
+      sb.len--; /* do not cut a UTF-8 sequence */
+    lua_pushlstring(L, sb.buf, sb.len);
+    lua_pushliteral(L, "...");
+    lua_concat(L, 2);
+  } else {
+    lua_pushlstring(L, sb.buf, sb.len);
+  }
+  uat_strbuf_release(&sb);
+  return lua_tostring(L, -1);
+}
+
+/* ---- recording ---------------------------------------------------------------- */
+
+/* Records one expectation (every text redacted) and returns ok to the script. */
+static int record(lua_State *L, bool ok, const char *kind, const char *message, const char *actual,
+                  const char *expected) {
+  struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+  if (!ctx || !ctx->result)
+    return luaL_error(L, "expect.%s: no check is running", kind);
+  char where[256];
+  uat_lua_where(L, 1, where, sizeof where);
+  char *m = uat_lua_redact(L, message ? message : "");
+  char *a = actual ? uat_lua_redact(L, actual) : NULL;
+  char *e = expected ? uat_lua_redact(L, expected) : NULL;
+  char *w = uat_lua_redact(L, where);
+  int rc = -1;
+  if (m && w && (a || !actual) && (e || !expected))
+    rc = uat_check_result_add_expectation(ctx->result, ok, kind, m, a, e, w);
+  free(m);
+  free(a);
+  free(e);
+  free(w);
+  if (rc != 0)
+    return luaL_error(L, "expect.%s: out of memory recording the expectation", kind);
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
+/* The script's message at idx, or NULL when absent. */
+static const char *opt_message(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx))
+    return NULL;
+  return luaL_checkstring(L, idx);
+}
+
+/* The text of a string or number argument, or NULL for anything else. */
+static const char *as_text(lua_State *L, int idx) {
+  int t = lua_type(L, idx);
+  return t == LUA_TSTRING || t == LUA_TNUMBER ? lua_tostring(L, idx) : NULL;
+}
+
+/* [-0, +1, e] Runs string.find(s, pattern) (kept as upvalue 1, so a script
+ * cannot replace it). Returns 1 found, 0 not found, or -1 when the pattern is
+ * malformed, with the message left on the stack. */
+static int find_pattern(lua_State *L, const char *s, const char *pattern) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushstring(L, s);
+  lua_pushstring(L, pattern);
+  int rc = lua_pcall(L, 2, 1, 0);
+  if (rc == LUA_ERRRUN)
+    return -1;
+  if (rc != LUA_OK)
+    lua_error(L);
+  bool found = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  return found;
+}
+
+/* ---- expect.* ----------------------------------------------------------------- */
+
+static bool status_in(lua_State *L, int list, lua_Integer status) {
+  if (lua_isinteger(L, list))
+    return lua_tointeger(L, list) == status;
+  for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, list); i++) {
+    lua_rawgeti(L, list, i);
+    bool hit = lua_isinteger(L, -1) && lua_tointeger(L, -1) == status;
+    lua_pop(L, 1);
+    if (hit)
+      return true;
+  }
+  return false;
+}
+
+/* [-0, +1, e] "200" or "one of 200, 201". */
+static const char *push_expected_status(lua_State *L, int list) {
+  if (lua_isinteger(L, list))
+    return lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, list));
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "one of ");
+  lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, i);
+    if (!lua_isinteger(L, -1))
+      luaL_error(L, "expect.status: the list of codes must hold integers (item %I is %s)",
+                 (LUAI_UACINT)i, luaL_typename(L, -1));
+    lua_pushfstring(L, i > 1 ? ", %I" : "%I", (LUAI_UACINT)lua_tointeger(L, -1));
+    lua_remove(L, -2);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
+static void check_object(lua_State *L, int idx, const char *what) {
+  int t = lua_type(L, idx);
+  if (t != LUA_TTABLE && t != LUA_TUSERDATA)
+    luaL_typeerror(L, idx, what);
+}
+
+static int l_expect_status(lua_State *L) {
+  check_object(L, 1, "response");
+  if (!lua_isinteger(L, 2) && !lua_istable(L, 2))
+    luaL_typeerror(L, 2, "status code or list of codes");
+  const char *msg = opt_message(L, 3);
+  lua_getfield(L, 1, "status");
+  int status_idx = lua_gettop(L);
+  if (!lua_isinteger(L, status_idx) && !(lua_isnumber(L, status_idx)))
+    return luaL_argerror(L, 1, "response has no numeric 'status'");
+  lua_Integer status = (lua_Integer)lua_tonumber(L, status_idx);
+  const char *expected = push_expected_status(L, 2);
+  const char *actual = lua_pushfstring(L, "%I", (LUAI_UACINT)status);
+  if (!msg)
+    msg = lua_pushfstring(L, "status is %s", expected);
+  return record(L, status_in(L, 2, status), "status", msg, actual, expected);
+}
+
+static bool deep_equal(lua_State *L, int a, int b, int depth);
+
+/* Every key of a has an equal value in b. */
+static bool table_subset(lua_State *L, int a, int b, int depth) {
+  lua_pushnil(L);
+  while (lua_next(L, a)) {
+    lua_pushvalue(L, -2);
+    lua_rawget(L, b);
+    bool same = deep_equal(L, lua_gettop(L) - 1, lua_gettop(L), depth + 1);
+    lua_pop(L, 2);
+    if (!same) {
+      lua_pop(L, 1);
+      return false;
+    }
+  }
+  return true;
+}
+
+static bool deep_equal(lua_State *L, int a, int b, int depth) {
+  if (lua_rawequal(L, a, b))
+    return true;
+  if (lua_type(L, a) != LUA_TTABLE || lua_type(L, b) != LUA_TTABLE)
+    return false;
+  if (depth >= EQ_DEPTH || !lua_checkstack(L, 6))
+    return false;
+  return table_subset(L, a, b, depth) && table_subset(L, b, a, depth);
+}
+
+static int l_expect_eq(lua_State *L) {
+  luaL_checkany(L, 2);
+  const char *msg = opt_message(L, 3);
+  bool ok = deep_equal(L, 1, 2, 0);
+  const char *actual = push_shown(L, 1);
+  const char *expected = push_shown(L, 2);
+  if (!msg)
+    msg = lua_pushfstring(L, "value equals %s", expected);
+  return record(L, ok, "eq", msg, actual, expected);
+}
+
+static int l_expect_truthy(lua_State *L) {
+  luaL_checkany(L, 1);
+  const char *msg = opt_message(L, 2);
+  const char *actual = push_shown(L, 1);
+  return record(L, lua_toboolean(L, 1), "truthy", msg ? msg : "value is truthy", actual,
+                "a truthy value (not nil or false)");
+}
+
+static int l_expect_match(lua_State *L) {
+  luaL_checkany(L, 1);
+  const char *pattern = luaL_checkstring(L, 2);
+  const char *msg = opt_message(L, 3);
+  const char *actual = push_shown(L, 1); /* before as_text turns a number into a string */
+  const char *s = as_text(L, 1);
+  const char *expected = lua_pushfstring(L, "matches '%s'", pattern);
+  if (!msg)
+    msg = lua_pushfstring(L, "value matches '%s'", pattern);
+  if (!s)
+    return record(L, false, "match", msg, actual, expected);
+  int found = find_pattern(L, s, pattern);
+  if (found < 0) {
+    const char *why =
+        lua_pushfstring(L, "malformed pattern '%s': %s", pattern, lua_tostring(L, -1));
+    return record(L, false, "match", why, actual, expected);
+  }
+  return record(L, found == 1, "match", msg, actual, expected);
+}
+
+static int l_expect_header(lua_State *L) {
+  check_object(L, 1, "response");
+  const char *name = luaL_checkstring(L, 2);
+  const char *pattern = lua_isnoneornil(L, 3) ? NULL : luaL_checkstring(L, 3);
+  const char *msg = opt_message(L, 4);
+  if (!msg)
+    msg = pattern ? lua_pushfstring(L, "header '%s' matches '%s'", name, pattern)
+                  : lua_pushfstring(L, "header '%s' is present", name);
+  const char *expected = pattern ? lua_pushfstring(L, "matches '%s'", pattern) : "present";
+  /* r:header(name) through Lua, so any response object with that method works. */
+  lua_getfield(L, 1, "header");
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_call(L, 2, 1);
+  const char *value = as_text(L, -1);
+  if (!value)
+    return record(L, false, "header", msg, "(missing)", expected);
+  const char *actual = push_shown(L, -1);
+  if (!pattern)
+    return record(L, true, "header", msg, actual, expected);
+  int found = find_pattern(L, value, pattern);
+  if (found < 0) {
+    const char *why =
+        lua_pushfstring(L, "malformed pattern '%s': %s", pattern, lua_tostring(L, -1));
+    return record(L, false, "header", why, actual, expected);
+  }
+  return record(L, found == 1, "header", msg, actual, expected);
+}
+
+/* [-0, +1, e] The HTML document to query: a document or node as is, else obj:html(). */
+static void push_document(lua_State *L, int idx) {
+  check_object(L, idx, "HTML document or response");
+  if (luaL_testudata(L, idx, "uat.html.doc") || luaL_testudata(L, idx, "uat.html.node")) {
+    lua_pushvalue(L, idx);
+    return;
+  }
+  if (lua_getfield(L, idx, "html") != LUA_TFUNCTION)
+    luaL_typeerror(L, idx, "HTML document or response");
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 1);
+}
+
+/* [-0, +0, e] Number of nodes expr selects in the document at idx (its :count method). */
+static lua_Integer count_nodes(lua_State *L, int doc, const char *expr) {
+  lua_getfield(L, doc, "count");
+  lua_pushvalue(L, doc);
+  lua_pushstring(L, expr);
+  lua_call(L, 2, 1);
+  lua_Integer n = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return n;
+}
+
+static const char *push_node_count(lua_State *L, lua_Integer n) {
+  return lua_pushfstring(L, n == 1 ? "%I node" : "%I nodes", (LUAI_UACINT)n);
+}
+
+static int l_expect_xpath(lua_State *L) {
+  const char *expr = luaL_checkstring(L, 2);
+  const char *msg = opt_message(L, 3);
+  push_document(L, 1);
+  lua_Integer n = count_nodes(L, lua_gettop(L), expr);
+  if (!msg)
+    msg = lua_pushfstring(L, "xpath '%s' matches at least one node", expr);
+  return record(L, n >= 1, "xpath", msg, push_node_count(L, n), "at least 1 node");
+}
+
+static int l_expect_no_xpath(lua_State *L) {
+  const char *expr = luaL_checkstring(L, 2);
+  const char *msg = opt_message(L, 3);
+  push_document(L, 1);
+  lua_Integer n = count_nodes(L, lua_gettop(L), expr);
+  if (!msg)
+    msg = lua_pushfstring(L, "xpath '%s' matches no node", expr);
+  return record(L, n == 0, "no_xpath", msg, push_node_count(L, n), "0 nodes");
+}
+
+static int l_expect_count(lua_State *L) {
+  const char *expr = luaL_checkstring(L, 2);
+  lua_Integer want = luaL_checkinteger(L, 3);
+  const char *msg = opt_message(L, 4);
+  push_document(L, 1);
+  lua_Integer n = count_nodes(L, lua_gettop(L), expr);
+  if (!msg)
+    msg = lua_pushfstring(L, "xpath '%s' matches %s", expr, push_node_count(L, want));
+  return record(L, n == want, "count", msg, push_node_count(L, n), push_node_count(L, want));
+}
+
+static int l_expect_fail(lua_State *L) {
+  const char *msg = opt_message(L, 1);
+  return record(L, false, "fail", msg ? msg : "expect.fail() was called", NULL, NULL);
+}
+
+void uat_lua_open_expect(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+      {"status", l_expect_status},     {"eq", l_expect_eq},
+      {"truthy", l_expect_truthy},     {"match", l_expect_match},
+      {"header", l_expect_header},     {"xpath", l_expect_xpath},
+      {"no_xpath", l_expect_no_xpath}, {"count", l_expect_count},
+      {"fail", l_expect_fail},         {NULL, NULL},
+  };
+  luaL_newlibtable(L, funcs);
+  /* string.find as the shared upvalue: the script may overwrite the global one. */
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);
+  lua_getfield(L, -1, "find");
+  lua_remove(L, -2);
+  luaL_setfuncs(L, funcs, 1);
+  lua_setglobal(L, "expect");
+}
