@@ -16,12 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* TEMPORARY until lua_http.c lands: lets this test link. */
-__attribute__((weak)) void uat_lua_open_http(lua_State *L) {
-  lua_newtable(L);
-  lua_setglobal(L, "http");
-}
-
 #define SECRET "hunter2-secret"
 
 /* A response as lua_http.c shapes it: fields and methods called with ':'. */

@@ -18,12 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* TEMPORARY until lua_http.c lands: lets this test link. */
-__attribute__((weak)) void uat_lua_open_http(lua_State *L) {
-  lua_newtable(L);
-  lua_setglobal(L, "http");
-}
-
 #define SECRET "s3cr3t-Tok3n"
 #define MiB ((size_t)1024 * 1024)
 
