@@ -9,6 +9,7 @@
 
 #include "lua_api.h"
 #include "sandbox.h"
+#include "testserver.h"
 
 #include <libxml/parser.h>
 #include <pthread.h>
@@ -503,6 +504,51 @@ static void test_threads(void **state) {
   }
 }
 
+/* The bindings together on a real response: expect.* through r:header / r:html,
+ * r:json through uat_lua_push_decoded_json, and a network error as ERROR. */
+static void test_with_http(void **state) {
+  struct fixture *f = *state;
+  char msg[256];
+  struct uat_testserver *srv = uat_testserver_start(0, msg, sizeof msg);
+  if (!srv)
+    fail_msg("test server: %s", msg);
+  char base[64];
+  snprintf(base, sizeof base, "http://127.0.0.1:%u", uat_testserver_port(srv));
+  f->env.base_url = base;
+  struct uat_check_result r;
+  run(f,
+      "local r = http.get('/html/page')\n"
+      "expect.status(r, 200)\n"
+      "expect.header(r, 'Content-Type', 'text/html')\n"
+      "expect.xpath(r, '//a')\n"
+      "expect.count(r, '//a[@class=\"page-link\"]', 2)\n"
+      "expect.no_xpath(r:html(), '//div[@class=\"error\"]')\n"
+      "local j = http.get('/json')\n"
+      "expect.truthy(type(j:json()) == 'table')\n"
+      "local ok, e = pcall(function() return http.get('/notjson'):json() end)\n"
+      "expect.match(e, 'invalid JSON at line 1')\n",
+      &r);
+  if (r.outcome != UAT_OUTCOME_PASS)
+    fail_msg("outcome %s: %s", uat_outcome_name(r.outcome),
+             r.error ? r.error
+                     : (r.nexpectations ? r.expectations[r.nexpectations - 1].message : ""));
+  assert_int_equal(r.nexpectations, 7);
+  uat_check_result_clear(&r);
+
+  run(f, "http.get('/status/404')\nexpect.status(http.get('/status/404'), 200)", &r);
+  assert_int_equal(r.outcome, UAT_OUTCOME_FAIL);
+  assert_string_equal(r.expectations[0].actual, "404");
+  uat_check_result_clear(&r);
+
+  f->check.timeout_s = 0.5;
+  run(f, "http.get('/slow')", &r);
+  assert_int_equal(r.outcome, UAT_OUTCOME_ERROR);
+  assert_contains(r.error, "timed out");
+  assert_true(r.duration_s < 0.5 + 1.0);
+  uat_check_result_clear(&r);
+  uat_testserver_stop(srv);
+}
+
 int main(void) {
   xmlInitParser();
   const struct CMUnitTest tests[] = {
@@ -518,6 +564,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bundled_dir, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compile, setup, teardown),
       cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_with_http, setup, teardown),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   xmlCleanupParser();
