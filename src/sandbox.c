@@ -25,6 +25,7 @@
 #define MAX_LOG_LINES 1000
 #define MAX_LOG_LINE 4096
 #define MAX_MODULE_SIZE ((size_t)4 * 1024 * 1024)
+#define MAX_ERROR_TEXT 4096 /* bytes of an error message or traceback kept in the result */
 
 /* One attempt's state; the allocator's ud, so the hook reaches it without a lookup. */
 struct sandbox {
@@ -571,6 +572,19 @@ static int set_owned(char **slot, char *value, struct uat_error *err) {
   return value ? 0 : uat_error_set(err, "out of memory while recording a check result");
 }
 
+/* Cuts an owned, already redacted text to MAX_ERROR_TEXT bytes (after redaction,
+ * so a cut can never expose part of a secret). NULL stays NULL. */
+static char *cap_text(char *s) {
+  static const char more[] = "... (truncated)";
+  if (!s || strlen(s) <= MAX_ERROR_TEXT)
+    return s;
+  size_t n = MAX_ERROR_TEXT;
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+    n--;                            /* do not split a UTF-8 sequence */
+  memcpy(s + n, more, sizeof more); /* fits: strlen(s) > MAX_ERROR_TEXT >= n + sizeof more */
+  return s;
+}
+
 /* Stores the error on top of the stack and the traceback, both redacted. */
 static int record_error(lua_State *L, struct sandbox *sb, const char *fallback,
                         struct uat_error *err) {
@@ -578,10 +592,12 @@ static int record_error(lua_State *L, struct sandbox *sb, const char *fallback,
   char reason[128];
   const char *stopped = stop_reason(sb, reason, sizeof reason);
   const struct uat_redactor *red = sb->ctx.env->redactor;
-  if (set_owned(&sb->ctx.result->error, uat_redact(red, stopped ? stopped : msg), err) != 0)
+  if (set_owned(&sb->ctx.result->error, cap_text(uat_redact(red, stopped ? stopped : msg)), err) !=
+      0)
     return -1;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &traceback_key) == LUA_TSTRING) {
-    if (set_owned(&sb->ctx.result->traceback, uat_redact(red, lua_tostring(L, -1)), err) != 0)
+    char *tb = cap_text(uat_redact(red, lua_tostring(L, -1)));
+    if (set_owned(&sb->ctx.result->traceback, tb, err) != 0)
       return -1;
   }
   lua_pop(L, 1);
@@ -663,8 +679,11 @@ int uat_sandbox_run(const struct uat_check_env *env, struct uat_check_result *ou
   int rc = 0;
   lua_State *L = lua_newstate(capped_alloc, &sb);
   if (!L) {
+    char cap[64], msg[160];
+    format_cap(sb.ctx.mem_cap, cap, sizeof cap);
+    snprintf(msg, sizeof msg, "could not create a Lua state within the memory cap of %s", cap);
     out->outcome = UAT_OUTCOME_ERROR;
-    rc = set_owned(&out->error, strdup("could not create a Lua state: out of memory"), err);
+    rc = set_owned(&out->error, strdup(msg), err);
   } else {
     bool raised = false;
     rc = run_state(L, &sb, &raised, err);

@@ -288,6 +288,39 @@ static void test_memory_cap(void **state) {
   uat_check_result_clear(&r);
 }
 
+/* Every allocation of setting up a state may be refused: a tiny cap is an ERROR
+ * naming the cap, never a crash or a leak (run under ASan to see the latter). */
+static void test_tiny_caps(void **state) {
+  struct fixture *f = *state;
+  for (size_t cap = 1024; cap <= 48 * 1024; cap += 256) {
+    f->check.memory_cap = cap;
+    struct uat_check_result r;
+    run(f, "expect.eq(json.encode({1}), '[1]')", &r);
+    if (r.outcome == UAT_OUTCOME_ERROR)
+      assert_contains(r.error, "memory cap of ");
+    else if (r.outcome != UAT_OUTCOME_PASS)
+      fail_msg("cap %zu: outcome %s", cap, uat_outcome_name(r.outcome));
+    uat_check_result_clear(&r);
+  }
+  /* With a comfortable cap the same script passes. */
+  f->check.memory_cap = 4 * MiB;
+  struct uat_check_result r;
+  run(f, "expect.eq(json.encode({1}), '[1]')", &r);
+  assert_int_equal(r.outcome, UAT_OUTCOME_PASS);
+  uat_check_result_clear(&r);
+}
+
+/* Long error messages are cut after redaction. */
+static void test_long_error(void **state) {
+  struct fixture *f = *state;
+  struct uat_check_result r;
+  run(f, "error(string.rep('e', 100000) .. secrets.token)", &r);
+  assert_int_equal(r.outcome, UAT_OUTCOME_ERROR);
+  assert_true(strlen(r.error) < 4200);
+  assert_contains(r.error, "... (truncated)");
+  uat_check_result_clear(&r);
+}
+
 /* Garbage that a collection frees does not count against the cap. */
 static void test_memory_garbage_is_fine(void **state) {
   struct fixture *f = *state;
@@ -556,6 +589,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memory_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memory_garbage_is_fine, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tiny_caps, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_long_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_finalizers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_inline_line_numbers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_traceback, setup, teardown),
