@@ -7,6 +7,7 @@
 #include "lua_api.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,11 +137,14 @@ static int l_first(lua_State *L) {
 static int l_count(lua_State *L) {
   const char *expr = luaL_checkstring(L, 2);
   struct uat_html_result *r = query(L, expr);
-  if (r->value)
+  if (r->value) {
+    char shown[64];
+    snprintf(shown, sizeof shown, "%.60s", r->value);
     return luaL_error(L,
-                      "XPath expression '%s' gives a value (\"%s\"), not nodes: count "
-                      "a node set such as '//a', or read the value with xpath()",
-                      expr, r->value);
+                      "XPath expression '%s' gives a value (\"%s\"), not nodes: count a node "
+                      "set such as '//a', or read the value with xpath()",
+                      expr, shown);
+  }
   lua_pushinteger(L, (lua_Integer)r->count);
   uat_html_result_release(r);
   return 1;

@@ -69,8 +69,10 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   void *p = realloc(ptr, nsize);
   if (!p)
     return NULL;
-  if (nsize > old)
-    sb->refused_ptr = NULL, sb->refused_osize = sb->refused_nsize = 0;
+  if (nsize > old) {
+    sb->refused_ptr = NULL;
+    sb->refused_osize = sb->refused_nsize = 0;
+  }
   sb->ctx.mem_used = sb->ctx.mem_used - old + nsize;
   return p;
 }
