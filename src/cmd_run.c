@@ -159,6 +159,18 @@ static struct uat_run_result *run_checks(struct uat_context *ctx, const char *di
   return run;
 }
 
+/* A check stuck inside a C call still runs on an abandoned thread that reads
+ * the playbook: nothing may be freed under it, so the process ends here, once
+ * the run is recorded and reported. */
+static void stop_with_stuck_checks(struct uat_context *ctx, int rc) {
+  uat_cli_error(ctx->opts,
+                "a check did not stop at its timeout (see above); the run is recorded and "
+                "uatrun stops here with exit %d%s",
+                rc, strcmp(ctx->opts->command, "gate") == 0 ? ": the gate stays closed" : "");
+  fflush(NULL);
+  _exit(rc);
+}
+
 int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out) {
   const struct uat_cli_options *o = ctx->opts;
   struct uat_error err;
@@ -187,11 +199,13 @@ int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out) {
   uat_ledger_close(ledger);
   int report_rc = write_reports(ctx, run);
   *out = run;
-  if (rc != UAT_EXIT_OK)
-    return rc;
-  if (report_rc != UAT_EXIT_OK)
-    return report_rc;
-  return uat_run_result_passed(run) ? UAT_EXIT_OK : UAT_EXIT_FAILED;
+  if (rc == UAT_EXIT_OK)
+    rc = report_rc != UAT_EXIT_OK ? report_rc
+         : uat_run_result_passed(run) ? UAT_EXIT_OK
+                                      : UAT_EXIT_FAILED;
+  if (run->abandoned)
+    stop_with_stuck_checks(ctx, rc);
+  return rc;
 }
 
 int uat_cmd_run(const struct uat_cli_options *opts) {

@@ -53,6 +53,7 @@ struct uat_run_result {
   struct uat_check_result *checks; /* in playbook order, selected checks only */
   size_t nchecks;
   size_t passed, failed, errored;
+  size_t abandoned; /* checks stuck in a C call past their deadline (see runner.c) */
 };
 
 /* Adds an expectation (copies every string; NULL allowed for actual/expected/where). */

@@ -44,9 +44,114 @@ struct work {
   struct uat_error err;
 };
 
+/* A check that is still busy this long after its deadline is stuck inside one
+ * C call (a Lua pattern with heavy backtracking: the count hook cannot fire
+ * there). Its thread is abandoned so the run can finish. */
+#define STUCK_GRACE_S 5.0
+
+/* One attempt on its own thread, shared by the thread and the waiter until
+ * both have let go of it (refs). */
+struct attempt {
+  pthread_mutex_t lock;
+  pthread_cond_t finished_cv;
+  int refs;
+  bool finished;
+  struct uat_check_env env;
+  struct uat_check_result result;
+  struct uat_error err;
+  int rc;
+};
+
+static void attempt_unref(struct attempt *a) {
+  pthread_mutex_lock(&a->lock);
+  bool last = --a->refs == 0;
+  pthread_mutex_unlock(&a->lock);
+  if (!last)
+    return;
+  uat_check_result_clear(&a->result);
+  pthread_cond_destroy(&a->finished_cv);
+  pthread_mutex_destroy(&a->lock);
+  free(a);
+}
+
+static void *attempt_main(void *arg) {
+  struct attempt *a = arg;
+  int rc = uat_sandbox_run(&a->env, &a->result, &a->err);
+  pthread_mutex_lock(&a->lock);
+  a->rc = rc;
+  a->finished = true;
+  pthread_cond_signal(&a->finished_cv);
+  pthread_mutex_unlock(&a->lock);
+  attempt_unref(a);
+  return NULL;
+}
+
+static struct attempt *attempt_new(const struct uat_check_env *env) {
+  struct attempt *a = calloc(1, sizeof *a);
+  if (!a)
+    return NULL;
+  pthread_condattr_t cattr;
+  pthread_condattr_init(&cattr);
+  pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+  pthread_mutex_init(&a->lock, NULL);
+  pthread_cond_init(&a->finished_cv, &cattr);
+  pthread_condattr_destroy(&cattr);
+  a->refs = 2; /* the attempt's thread and its waiter */
+  a->env = *env;
+  return a;
+}
+
+/* Runs one attempt under a watchdog. Sets *stuck when the attempt had to be
+ * abandoned; out then says so. */
+static int run_attempt(const struct uat_check_env *env, struct uat_check_result *out,
+                       struct uat_error *err, bool *stuck) {
+  struct attempt *a = attempt_new(env);
+  pthread_t thread;
+  pthread_attr_t tattr;
+  pthread_attr_init(&tattr);
+  pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
+  bool started = a && pthread_create(&thread, &tattr, attempt_main, a) == 0;
+  pthread_attr_destroy(&tattr);
+  if (!started) {
+    free(a);
+    return uat_sandbox_run(env, out, err); /* no thread to spare: run it here, unguarded */
+  }
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  double wait = env->check->timeout_s + STUCK_GRACE_S;
+  until.tv_sec += (time_t)wait;
+  until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&a->lock);
+  while (!a->finished && pthread_cond_timedwait(&a->finished_cv, &a->lock, &until) == 0)
+    ;
+  bool finished = a->finished;
+  int rc = a->rc;
+  if (finished) {
+    *out = a->result;
+    memset(&a->result, 0, sizeof a->result);
+    if (rc != 0)
+      *err = a->err;
+  }
+  pthread_mutex_unlock(&a->lock);
+  attempt_unref(a);
+  if (finished)
+    return rc;
+  *stuck = true;
+  out->outcome = UAT_OUTCOME_ERROR;
+  out->duration_s = wait;
+  out->error = strdup("check did not stop at its timeout: it is stuck inside one library call "
+                      "(for example a Lua pattern with heavy backtracking, which cannot be "
+                      "interrupted); its thread was abandoned — simplify the pattern");
+  return out->error ? 0 : uat_error_set(err, "out of memory");
+}
+
 /* Runs every attempt of one check; keeps the last attempt's result. */
 static int run_check(const struct uat_runner_options *o, const struct uat_check *check,
-                     struct uat_check_result *out, struct uat_error *err) {
+                     struct uat_check_result *out, struct uat_error *err, bool *stuck) {
   struct uat_check_env env = {
       .playbook = o->playbook,
       .check = check,
@@ -58,9 +163,9 @@ static int run_check(const struct uat_runner_options *o, const struct uat_check 
   for (;;) {
     uat_check_result_clear(out);
     attempts++;
-    if (uat_sandbox_run(&env, out, err) != 0)
+    if (run_attempt(&env, out, err, stuck) != 0)
       return -1;
-    if (out->outcome == UAT_OUTCOME_PASS || attempts > check->retries)
+    if (*stuck || out->outcome == UAT_OUTCOME_PASS || attempts > check->retries)
       break;
   }
   out->id = strdup(check->id);
@@ -88,9 +193,11 @@ static void *worker(void *arg) {
       return NULL;
 
     struct uat_error err;
-    int rc = run_check(o, w->todo[i], &w->run->checks[i], &err);
+    bool stuck = false;
+    int rc = run_check(o, w->todo[i], &w->run->checks[i], &err, &stuck);
 
     pthread_mutex_lock(&w->lock);
+    w->run->abandoned += stuck;
     if (rc != 0 && !w->failed) {
       w->failed = 1;
       w->err = err;
