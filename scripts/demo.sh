@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The demo: builds uatrun, starts the bundled demo staging (a stand-in for
+# Tasking Manager and RDV-Solidarités) on a free port, and runs the UAT
+# playbook examples/staging.yml against it.
+#
+#   scripts/demo.sh                  healthy staging: the checks pass, then the whole
+#                                    release flow: gate waits for people, support and
+#                                    product sign off, the gate opens, a new commit
+#                                    needs new sign-offs
+#   scripts/demo.sh --break LIST     staging with real past regressions injected
+#                                    (auth-token, labels, mentions, contributors,
+#                                    pagination, menu, access-rights; comma-separated):
+#                                    runs the checks only and exits with uatrun's code
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+breaks=""
+while (($#)); do
+  case $1 in
+    --break) breaks=${2:?--break needs a list, e.g. --break auth-token}; shift 2 ;;
+    --break=*) breaks=${1#--break=}; shift ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo.sh: unknown argument '$1' (see scripts/demo.sh --help)" >&2; exit 2 ;;
+  esac
+done
+
+scripts/deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target uatrun uat-demo-staging >/dev/null
+
+uatrun=$PWD/build/uatrun
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+server_args=(--port 0 --port-file "$work/port" --release v4.6.3)
+[[ -n $breaks ]] && server_args+=(--break "$breaks")
+build/examples/demo-staging/uat-demo-staging "${server_args[@]}" >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do [[ -s $work/port ]] && break; sleep 0.05; done
+if [[ ! -s $work/port ]]; then
+  echo "demo.sh: the demo staging did not start:" >&2
+  cat "$work/server.log" >&2
+  exit 2
+fi
+
+# The demo's own ledger and identity, so the demo never touches a real one.
+STAGING_URL="http://127.0.0.1:$(cat "$work/port")"
+export STAGING_URL
+export UATRUN_LEDGER="$work/ledger.db"
+export UATRUN_RELEASE=v4.6.3 UATRUN_COMMIT=4f2a9c1e7b3d
+# The demo staging's fixed credentials (examples/demo-staging/README.md): the base64
+# session tokens of mapper_ana, outsider_olaf and manager_maya, and admin_alice's password.
+export TM_TOKEN_ALLOWED=YW5hLXNlc3Npb24tN2MxZTRiMmE=
+export TM_TOKEN_OUTSIDER=b2xhZi1zZXNzaW9uLTkzZDBmNmU1
+export TM_TOKEN_MANAGER=bWF5YS1zZXNzaW9uLTRiOGEyYzE3
+export RDV_ADMIN_EMAIL=alice.admin@demo.rdv-solidarites.fr
+export RDV_ADMIN_PASSWORD=alice-demo-2022
+
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+if [[ -n $breaks ]]; then
+  step "staging with --break $breaks: run the UAT checks" "uatrun examples/staging.yml"
+  set +e
+  "$uatrun" examples/staging.yml
+  rc=$?
+  echo
+  echo "uatrun exited with $rc (0 all passed, 1 a check failed)"
+  exit $rc
+fi
+
+expect_rc() { # expected-code description command...
+  local want=$1 what=$2
+  shift 2
+  set +e
+  "$@"
+  local rc=$?
+  set -e
+  if [[ $rc != "$want" ]]; then
+    echo "demo.sh: $what exited with $rc, expected $want" >&2
+    exit 1
+  fi
+}
+
+step "1/6 run the UAT checks against staging" "uatrun examples/staging.yml"
+expect_rc 0 "the run" "$uatrun" examples/staging.yml
+step "2/6 the deploy gate: checks passed, but support and product have not signed" \
+  "uatrun gate examples/staging.yml --no-run"
+expect_rc 3 "the gate" "$uatrun" gate examples/staging.yml --no-run
+step "3/6 support signs off its two items (non-interactive; on a terminal, omit --item to be asked item by item)" \
+  "uatrun signoff examples/staging.yml --role support --item support-briefed --approve --by myriam"$'\n$ '"uatrun signoff examples/staging.yml --role support --item support-agent-screens --approve --by nesserine"
+expect_rc 0 "support's sign-off" "$uatrun" signoff examples/staging.yml --role support \
+  --item support-briefed --approve --by myriam --note "Briefed the help desk on the new menu"
+expect_rc 0 "support's sign-off" "$uatrun" signoff examples/staging.yml --role support \
+  --item support-agent-screens --approve --by nesserine --note "Found both under Paramètres as an admin"
+step "4/6 product signs off its two items" \
+  "uatrun signoff examples/staging.yml --role product --item product-accepts --approve --by matis"$'\n$ '"uatrun signoff examples/staging.yml --role product --item product-mapper-walkthrough --approve --by matis"
+expect_rc 0 "product's sign-off" "$uatrun" signoff examples/staging.yml --role product \
+  --item product-accepts --approve --by matis --note "Release notes reviewed"
+expect_rc 0 "product's sign-off" "$uatrun" signoff examples/staging.yml --role product \
+  --item product-mapper-walkthrough --approve --by matis --note "Project 42 and My Tasks as mapper_ana"
+step "5/6 the gate opens" "uatrun gate examples/staging.yml --report-junit uat.xml"
+expect_rc 0 "the gate" "$uatrun" gate examples/staging.yml --report-junit "$work/uat.xml"
+step "6/6 a new commit needs new sign-offs: the gate waits again" \
+  "uatrun gate examples/staging.yml --commit 9e8d7c6b5a41"
+expect_rc 3 "the gate for a new commit" "$uatrun" gate examples/staging.yml --commit 9e8d7c6b5a41
+printf '\ndemo complete: every step behaved as a release manager expects.\n'
