@@ -120,26 +120,44 @@ local function ceil_div(a, b)
   return (a + b - 1) // b
 end
 
--- Collects the bodies of every page to check: from a list, or by fetching.
-local function collect(pages_or_fetcher, opts)
+-- Page n from the fetcher, decoded; nil (with a failure recorded) when it did not answer 2xx.
+local function fetch_page(fetcher, n, what)
+  local v = fetcher(n)
+  if common.is_response(v) and (v.status < 200 or v.status > 299) then
+    common.record(false, string.format("%s: page %d answers", what, n), tostring(v.status), "2xx")
+    return nil
+  end
+  return body_of(v)
+end
+
+-- Collects the bodies of every page to check: from a list, or by fetching (stopping at the
+-- first page that does not answer).
+local function collect(pages_or_fetcher, opts, what)
   if type(pages_or_fetcher) ~= "function" then
     local bodies = {}
     for i, v in ipairs(pages_or_fetcher) do
       bodies[i] = { n = i, body = body_of(v) }
     end
-    return bodies
+    return bodies, true
   end
   local f = fields_of(opts)
-  local first = body_of(pages_or_fetcher(1))
+  local first = fetch_page(pages_or_fetcher, 1, what)
+  if not first then
+    return {}, false
+  end
   local bodies = { { n = 1, body = first } }
   local pages = math.tointeger(pagination_of(first, opts)[f.pages]) or 1
   local max = opts.max_pages or 20
   for n = 2, pages do
     if n <= max or n == pages then
-      bodies[#bodies + 1] = { n = n, body = body_of(pages_or_fetcher(n)) }
+      local body = fetch_page(pages_or_fetcher, n, what)
+      if not body then
+        return bodies, false
+      end
+      bodies[#bodies + 1] = { n = n, body = body }
     end
   end
-  return bodies
+  return bodies, true
 end
 
 -- Items per page and duplicates across pages, when the caller says where items are.
@@ -174,9 +192,9 @@ function pagination.json_consistent(pages_or_fetcher, opts)
   opts = opts or {}
   local f = fields_of(opts)
   local what = opts.what or "the list"
-  local bodies = collect(pages_or_fetcher, opts)
+  local bodies, complete = collect(pages_or_fetcher, opts, what)
   if #bodies == 0 then
-    return common.record(false, what .. ": no page of results to check"), {}
+    return complete and common.record(false, what .. ": no page of results to check"), {}
   end
   local objects = {}
   for i, b in ipairs(bodies) do
@@ -211,7 +229,7 @@ function pagination.json_consistent(pages_or_fetcher, opts)
   if opts.items then
     ok = check_items(bodies, first, opts, f, what) and ok
   end
-  return ok, objects
+  return ok and complete, objects
 end
 
 -- The address a paginator link or button leads to.

@@ -288,6 +288,19 @@ static const struct lua_case cases[] = {
       {true, "tasks page 2 of 2 holds 1 items"},
       {false, "tasks: no item shows on two pages — repeated: 2 (pages 1 and 2)"}}},
 
+    {"a page that does not answer fails, naming it",
+     "local ok = pagination.json_consistent(function(n)\n"
+     "  if n == 1 then return { pagination = pg(1, 2, 20, 10) } end\n"
+     "  return resp(500, 'oops')\n"
+     "end, { what = 'tasks' })\n"
+     "expect.eq(ok, false, 'returns not ok')",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{false, "tasks: page 2 answers"},
+      {true, "tasks: pages (2) = ceil(total / perPage) = ceil(20 / 10) = 2"},
+      {true, "tasks page 1 of 2: pagination fields agree"},
+      {true, "returns not ok"}}},
+
     /* ---- pagination: links on the page ---- */
     {"a one-page paginator is fine, and so is none",
      "pagination.html_links(paginator(1), { what = 'My Tasks', pages = 1 })\n"
