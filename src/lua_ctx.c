@@ -35,14 +35,20 @@ double uat_lua_remaining(lua_State *L) {
 
 const char *uat_lua_where(lua_State *L, int level, char *buf, size_t size) {
   lua_Debug ar;
-  /* Walk up to the first Lua function: C helpers in between have no line. */
-  for (int l = level; lua_getstack(L, l, &ar); l++) {
-    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
-      snprintf(buf, size, "%s:%d", ar.short_src, ar.currentline);
-      return buf;
-    }
-  }
+  bool found = false;
   snprintf(buf, size, "?");
+  /* Walk up to the first Lua function (C helpers in between have no line), and
+   * past bundled modules: the place a user can act on is their own script. */
+  for (int l = level; lua_getstack(L, l, &ar); l++) {
+    if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0)
+      continue;
+    bool bundled = strncmp(ar.source, "@bundled/", 9) == 0;
+    if (!found || !bundled)
+      snprintf(buf, size, "%s:%d", ar.short_src, ar.currentline);
+    found = true;
+    if (!bundled)
+      break;
+  }
   return buf;
 }
 
