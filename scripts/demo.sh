@@ -61,7 +61,9 @@ export TM_TOKEN_MANAGER=bWF5YS1zZXNzaW9uLTRiOGEyYzE3
 export RDV_ADMIN_EMAIL=alice.admin@demo.rdv-solidarites.fr
 export RDV_ADMIN_PASSWORD=alice-demo-2022
 
-step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+bold="" plain=""
+if [[ -t 1 && -z ${NO_COLOR:-} ]]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+step() { printf '\n%s== %s%s\n$ %s\n' "$bold" "$1" "$plain" "$2"; }
 if [[ -n $breaks ]]; then
   step "staging with --break $breaks: run the UAT checks" "uatrun examples/staging.yml"
   set +e
