@@ -48,8 +48,12 @@ static int resolve_identity(struct uat_context *ctx, unsigned flags, struct uat_
     return uat_error_set(err, "--release and --commit cannot be empty");
   if ((flags & UAT_CTX_NEED_RELEASE) && (!release || !commit))
     return uat_error_set(err,
-                         "`uatrun %s` must name what it approves, but the %s unknown: pass "
-                         "--release VERSION --commit SHA (or set UATRUN_RELEASE and UATRUN_COMMIT)",
+                         "%s`uatrun %s` needs the release and commit it is about, but the %s "
+                         "unknown: pass --release VERSION --commit SHA (or set UATRUN_RELEASE and "
+                         "UATRUN_COMMIT)",
+                         strcmp(o->command, "signoff") == 0 ? "a sign-off must name what it "
+                                                              "approves: "
+                                                            : "",
                          o->command,
                          !release && !commit ? "release and commit are"
                          : !release          ? "release is"

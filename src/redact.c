@@ -51,8 +51,7 @@ static char *base64(const char *s) {
   return out;
 }
 
-static char *percent_encode(const char *s) {
-  static const char hex[] = "0123456789ABCDEF";
+static char *percent_encode(const char *s, const char *hex) {
   struct uat_strbuf sb;
   uat_strbuf_init(&sb, 0);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -81,7 +80,17 @@ int uat_redactor_add(struct uat_redactor *r, const char *secret) {
   } else {
     free(b64);
   }
-  char *pct = percent_encode(secret);
+  char *pct = percent_encode(secret, "0123456789ABCDEF");
+  char *pct_lower = percent_encode(secret, "0123456789abcdef");
+  /* Both spellings of percent-encoding travel in URLs (RFC 3986 prefers upper case). */
+  if (pct_lower && pct && strcmp(pct_lower, pct) != 0) {
+    if (add_needle(r, pct_lower) != 0) {
+      free(pct);
+      return -1;
+    }
+  } else {
+    free(pct_lower);
+  }
   if (pct && strcmp(pct, secret) != 0) {
     if (add_needle(r, pct) != 0)
       return -1;

@@ -28,6 +28,7 @@ static const struct redact_case cases[] = {
      "GET /login?pw=p%40ss%20word%2F1&next=/",
      "GET /login?pw=***&next=/"},
     {"percent form and plain form", {"a b"}, "q=a%20b or a b", "q=*** or ***"},
+    {"lower-case percent form", {"p/q=r"}, "u?k=p%2fq%3dr&x", "u?k=***&x"},
     {"longest wins", {"abc", "abcdef"}, "xabcdefy abc", "x***y ***"},
     {"longest wins, added in the other order", {"abcdef", "abc"}, "xabcdefy abc", "x***y ***"},
     {"two secrets", {"one-secret", "two-secret"}, "one-secret,two-secret", "***,***"},
