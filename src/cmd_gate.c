@@ -531,19 +531,6 @@ static int write_json(const struct view *v, const struct uat_run_result *run, co
   return rc;
 }
 
-static int check_report_folder(const char *path, struct uat_error *err) {
-  if (!path)
-    return 0;
-  char *dir = uat_path_dirname(path);
-  bool ok = dir && uat_path_is_dir(dir) && access(dir, W_OK) == 0 && !uat_path_is_dir(path);
-  free(dir);
-  return ok ? 0
-            : uat_error_set(err,
-                            "--report-json '%s': not a file in an existing, writable folder; "
-                            "create the folder or pick another path",
-                            path);
-}
-
 static int open_ledger_if_any(const struct uat_context *ctx, struct uat_ledger **ledger,
                               struct uat_error *err) {
   *ledger = NULL;
@@ -595,7 +582,7 @@ int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
   run_opts.report_json = NULL;
   struct uat_context ctx;
   unsigned flags = UAT_CTX_NEED_RELEASE | (run_checks ? UAT_CTX_SECRETS : 0);
-  if (check_report_folder(opts->report_json, &err) != 0 ||
+  if (uat_context_check_report_path(opts->report_json, "--report-json", &err) != 0 ||
       uat_context_open(&ctx, &run_opts, flags, &err) != 0) {
     uat_cli_error(opts, "%s", err.text);
     return UAT_EXIT_USAGE;

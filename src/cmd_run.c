@@ -35,22 +35,6 @@ static void progress_done(const struct uat_check_result *r, size_t done, size_t 
   uat_term_check_done(p->term, r);
 }
 
-/* A report path whose folder does not exist or cannot be written is a usage
- * error found before anything runs, not after. */
-static int check_report_path(const char *path, const char *option, struct uat_error *err) {
-  if (!path)
-    return 0;
-  if (uat_path_is_dir(path))
-    return uat_error_set(err, "%s '%s' is a folder; give a file name", option, path);
-  char *dir = uat_path_dirname(path);
-  int ok = dir && uat_path_is_dir(dir) && access(dir, W_OK) == 0;
-  int rc = ok ? 0
-              : uat_error_set(err, "%s '%s': folder '%s' does not exist or is not writable", option,
-                              path, dir ? dir : "?");
-  free(dir);
-  return rc;
-}
-
 /* A syntax error in any selected script is an input error: nothing runs. */
 static int compile_selected(struct uat_context *ctx, struct uat_error *err) {
   const struct uat_playbook *pb = ctx->playbook;
@@ -176,8 +160,8 @@ int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out) {
   struct uat_error err;
   char digest[UAT_DIGEST_HEX];
   *out = NULL;
-  if (check_report_path(o->report_junit, "--report-junit", &err) != 0 ||
-      check_report_path(o->report_json, "--report-json", &err) != 0 ||
+  if (uat_context_check_report_path(o->report_junit, "--report-junit", &err) != 0 ||
+      uat_context_check_report_path(o->report_json, "--report-json", &err) != 0 ||
       compile_selected(ctx, &err) != 0 ||
       uat_playbook_digest(ctx->playbook, uat_sandbox_bundled_dir(NULL), digest, &err) != 0) {
     uat_cli_error(o, "%s", err.text);

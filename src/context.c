@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *first_env(const char *const *names) {
   for (; *names; names++) {
@@ -110,4 +111,20 @@ void uat_context_close(struct uat_context *ctx) {
   free(ctx->base_url);
   free(ctx->ledger_path);
   memset(ctx, 0, sizeof *ctx);
+}
+
+/* A report path whose folder does not exist or cannot be written is a usage
+ * error found before anything runs, not after. */
+int uat_context_check_report_path(const char *path, const char *option, struct uat_error *err) {
+  if (!path)
+    return 0;
+  if (uat_path_is_dir(path))
+    return uat_error_set(err, "%s '%s' is a folder; give a file name", option, path);
+  char *dir = uat_path_dirname(path);
+  int ok = dir && uat_path_is_dir(dir) && access(dir, W_OK) == 0;
+  int rc = ok ? 0
+              : uat_error_set(err, "%s '%s': folder '%s' does not exist or is not writable", option,
+                              path, dir ? dir : "?");
+  free(dir);
+  return rc;
 }

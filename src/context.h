@@ -34,6 +34,10 @@ void uat_context_close(struct uat_context *ctx);
 const char *uat_context_env_release(void);
 const char *uat_context_env_commit(void);
 
+/* A report path must be a file in an existing, writable folder: checked before
+ * anything runs, so a bad path is a usage error (exit 2) with nothing run. */
+int uat_context_check_report_path(const char *path, const char *option, struct uat_error *err);
+
 /* Runs the selected checks with terminal output, writes the --report-* files and
  * records the run in the ledger (prints the new chain head). Shared by run and gate.
  * Returns an exit code: 0 passed, 1 failed, 2 report unwritable, 4 ledger error;
