@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libcurl4-openssl-dev libxml2-dev liblua5.4-dev libyaml-dev libsqlite3-dev
   libjansson-dev libssl-dev libmicrohttpd-dev libcmocka-dev
-  curl sqlite3 util-linux jq
+  curl sqlite3 bsdutils jq time
 )
 
 missing=()
