@@ -13,7 +13,6 @@ cd "$(dirname "$0")/.."
 runs=${1:-15}
 
 scripts/deps.sh
-command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build build-bench -j "$(nproc)" --target uatrun uat-demo-staging >/dev/null
 

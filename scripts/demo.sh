@@ -25,10 +25,10 @@ while (($#)); do
 done
 
 scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target uatrun uat-demo-staging >/dev/null
+cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build build-demo -j "$(nproc 2>/dev/null || echo 2)" --target uatrun uat-demo-staging >/dev/null
 
-uatrun=$PWD/build/uatrun
+uatrun=$PWD/build-demo/uatrun
 work=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -39,7 +39,7 @@ trap cleanup EXIT
 
 server_args=(--port 0 --port-file "$work/port" --release v4.6.3)
 [[ -n $breaks ]] && server_args+=(--break "$breaks")
-build/examples/demo-staging/uat-demo-staging "${server_args[@]}" >"$work/server.log" 2>&1 &
+build-demo/examples/demo-staging/uat-demo-staging "${server_args[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do [[ -s $work/port ]] && break; sleep 0.05; done
 if [[ ! -s $work/port ]]; then

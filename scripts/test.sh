@@ -14,9 +14,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 run_suite() { # build-dir extra-cmake-args...
   local dir=$1
   shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug "$@" >/dev/null
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=ON "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
-  (cd "$dir" && ctest --output-on-failure -j "$jobs")
+  (cd "$dir" && ctest --output-on-failure --no-tests=error -j "$jobs")
 }
 
 case $mode in
