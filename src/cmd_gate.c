@@ -280,28 +280,9 @@ static bool role_seen_before(const struct uat_gate_verdict *verdict, size_t upto
   return false;
 }
 
-/* The non-interactive form for one item, as chat bots and scripts use it. */
-static char *item_command(const struct view *v, const struct uat_gate_item *gi) {
-  char *base = uat_gate_command_for(v->ctx, "signoff");
-  if (!base)
-    return NULL;
-  struct uat_strbuf sb;
-  uat_strbuf_init(&sb, 0);
-  int rc = uat_strbuf_adds(&sb, base);
-  rc = rc ? rc : uat_strbuf_adds(&sb, " --role");
-  rc = rc ? rc : uat_gate_add_word(&sb, gi->item->role);
-  rc = rc ? rc : uat_strbuf_adds(&sb, " --item");
-  rc = rc ? rc : uat_gate_add_word(&sb, gi->item->id);
-  rc = rc ? rc : uat_strbuf_adds(&sb, " --approve --by NAME");
-  free(base);
-  if (rc != 0) {
-    uat_strbuf_release(&sb);
-    return NULL;
-  }
-  return uat_strbuf_take(&sb);
-}
-
-static char *role_command(const struct view *v, const char *role) {
+/* The signoff command for a role: interactive (item NULL), or the
+ * non-interactive form for one item, as chat bots and scripts use it. */
+static char *signoff_command(const struct view *v, const char *role, const char *item) {
   char *base = uat_gate_command_for(v->ctx, "signoff");
   if (!base)
     return NULL;
@@ -310,12 +291,25 @@ static char *role_command(const struct view *v, const char *role) {
   int rc = uat_strbuf_adds(&sb, base);
   rc = rc ? rc : uat_strbuf_adds(&sb, " --role");
   rc = rc ? rc : uat_gate_add_word(&sb, role);
+  if (item) {
+    rc = rc ? rc : uat_strbuf_adds(&sb, " --item");
+    rc = rc ? rc : uat_gate_add_word(&sb, item);
+    rc = rc ? rc : uat_strbuf_adds(&sb, " --approve --by NAME");
+  }
   free(base);
   if (rc != 0) {
     uat_strbuf_release(&sb);
     return NULL;
   }
   return uat_strbuf_take(&sb);
+}
+
+static char *item_command(const struct view *v, const struct uat_gate_item *gi) {
+  return signoff_command(v, gi->item->role, gi->item->id);
+}
+
+static char *role_command(const struct view *v, const char *role) {
+  return signoff_command(v, role, NULL);
 }
 
 static int print_sign_commands(const struct view *v) {
