@@ -238,7 +238,7 @@ static int print_run_line(const struct view *v, int width) {
   bool ok = verdict->run_state == UAT_RUN_PASSED;
   fprintf(v->out, "  %s%s%s %-*s  %s%s\n", paint(v, ok ? GREEN : RED), ok ? "✓" : "✗",
           paint(v, RESET), width, "checks", verdict->run_reason,
-          v->ran ? "" : " — recorded, not run now");
+          v->ran || verdict->run_state == UAT_RUN_MISSING ? "" : " — recorded, not run now");
   return 0;
 }
 
@@ -566,6 +566,12 @@ static int show_verdict(const struct uat_context *ctx, const struct uat_run_resu
 
 int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
   struct uat_error err;
+  if (!run_checks && opts->report_junit) {
+    uat_cli_error(opts, "--report-junit reports checks that run now, and %s runs none; drop "
+                        "--report-junit, or let the gate run the checks (without --no-run)",
+                  strcmp(opts->command, "gate") == 0 ? "`uatrun gate --no-run`" : "this command");
+    return UAT_EXIT_USAGE;
+  }
   if (run_checks && opts->nonly) {
     uat_cli_error(opts, "the gate runs every check, so --only does not apply; use `uatrun run "
                         "--only` to try a few checks, or `uatrun gate --no-run`");
