@@ -26,6 +26,8 @@
  *   /private             with the auth cookie: 200 "welcome ana"; else 302 to /login
  *   /auth                200 "authorized" with "Authorization: Token secret-token",
  *                        else 401 with WWW-Authenticate: Token
+ *   /flaky?key=K&fail=N  the first N requests for key K get 503 "flaky N", later ones
+ *                        200 "steady"; each key counts apart (for retries), up to 64 keys
  *   anything else        404 "not found"
  * Request bodies over 4 MiB get 413. */
 #include "testserver.h"
@@ -37,6 +39,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -46,12 +49,18 @@
 #define MAX_BIG_BYTES ((unsigned long long)1 << 30)
 #define VALID_USER "ana"
 #define VALID_PASSWORD "secret"
+#define FLAKY_KEYS 64
 
 struct uat_testserver {
   struct MHD_Daemon *daemon;
   unsigned port;
   atomic_bool stopping;
   atomic_uint sessions; /* numbers log-in sessions */
+  pthread_mutex_t flaky_lock;
+  struct {
+    char key[64];
+    unsigned hits;
+  } flaky[FLAKY_KEYS];
 };
 
 /* One request: its uploaded body, gathered across handler calls. */
@@ -364,6 +373,35 @@ static enum MHD_Result route_auth(struct MHD_Connection *conn) {
   return rc;
 }
 
+/* Counts requests per key, so a check can fail on its first attempts and pass on a retry. */
+static enum MHD_Result route_flaky(struct uat_testserver *srv, struct MHD_Connection *conn) {
+  const char *key = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "key");
+  const char *fail_text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fail");
+  long fail = fail_text ? strtol(fail_text, NULL, 10) : 1;
+  if (!key || !*key || strlen(key) >= sizeof srv->flaky[0].key)
+    return reply_text(conn, 400, "flaky needs ?key=K (under 64 characters)");
+  unsigned hits = 0;
+  bool found = false;
+  pthread_mutex_lock(&srv->flaky_lock);
+  for (size_t i = 0; i < FLAKY_KEYS && !found; i++) {
+    if (srv->flaky[i].key[0] == '\0')
+      snprintf(srv->flaky[i].key, sizeof srv->flaky[i].key, "%s", key);
+    if (strcmp(srv->flaky[i].key, key) == 0) {
+      hits = ++srv->flaky[i].hits;
+      found = true;
+    }
+  }
+  pthread_mutex_unlock(&srv->flaky_lock);
+  if (!found)
+    return reply_text(conn, 507, "flaky: too many keys");
+  if ((long)hits <= fail) {
+    char body[32];
+    snprintf(body, sizeof body, "flaky %u", hits);
+    return reply_text(conn, 503, body);
+  }
+  return reply_text(conn, 200, "steady");
+}
+
 static const char json_doc[] =
     "{\"name\":\"uatrun\",\"version\":1,\"items\":[1,2,3],\"nested\":{\"ok\":true},"
     "\"nothing\":null}";
@@ -428,6 +466,8 @@ static enum MHD_Result dispatch(struct uat_testserver *srv, struct MHD_Connectio
     return route_private(conn);
   if (strcmp(path, "/auth") == 0)
     return route_auth(conn);
+  if (strcmp(path, "/flaky") == 0)
+    return route_flaky(srv, conn);
   return reply_text(conn, 404, "not found");
 }
 
@@ -490,6 +530,7 @@ struct uat_testserver *uat_testserver_start(unsigned port, char *err, size_t err
       snprintf(err, err_size, "out of memory");
     return NULL;
   }
+  pthread_mutex_init(&srv->flaky_lock, NULL);
   atomic_init(&srv->stopping, false);
   atomic_init(&srv->sessions, 0);
   struct sockaddr_in addr;
@@ -505,6 +546,7 @@ struct uat_testserver *uat_testserver_start(unsigned port, char *err, size_t err
   if (!srv->daemon) {
     if (err)
       snprintf(err, err_size, "cannot listen on 127.0.0.1:%u; is the port in use?", port);
+    pthread_mutex_destroy(&srv->flaky_lock);
     free(srv);
     return NULL;
   }
@@ -522,5 +564,6 @@ void uat_testserver_stop(struct uat_testserver *server) {
     return;
   atomic_store(&server->stopping, true);
   MHD_stop_daemon(server->daemon);
+  pthread_mutex_destroy(&server->flaky_lock);
   free(server);
 }
