@@ -66,6 +66,51 @@ static char *percent_encode(const char *s, const char *hex) {
   return uat_strbuf_take(&sb);
 }
 
+/* The short escape JSON has for a control character, or 0 when it uses \\u00XX. */
+static char json_short_escape(unsigned char c) {
+  switch (c) {
+  case '\b':
+    return 'b';
+  case '\f':
+    return 'f';
+  case '\n':
+    return 'n';
+  case '\r':
+    return 'r';
+  case '\t':
+    return 't';
+  default:
+    return 0;
+  }
+}
+
+/* The form a secret takes inside a JSON string, as jansson writes it. */
+static char *json_escape(const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    char esc[6] = {'\\', (char)*p, 0, 0, 0, 0};
+    size_t n = 2;
+    if (*p < 0x20 && json_short_escape(*p)) {
+      esc[1] = json_short_escape(*p);
+    } else if (*p < 0x20) {
+      memcpy(esc + 1, "u00", 3);
+      esc[4] = hex[*p >> 4];
+      esc[5] = hex[*p & 15];
+      n = 6;
+    } else if (*p != '"' && *p != '\\') {
+      esc[0] = (char)*p;
+      n = 1;
+    }
+    if (uat_strbuf_add(&sb, esc, n) != 0) {
+      uat_strbuf_release(&sb);
+      return NULL;
+    }
+  }
+  return uat_strbuf_take(&sb);
+}
+
 int uat_redactor_add(struct uat_redactor *r, const char *secret) {
   if (!secret || !*secret)
     return 0;
@@ -79,6 +124,16 @@ int uat_redactor_add(struct uat_redactor *r, const char *secret) {
       return -1;
   } else {
     free(b64);
+  }
+  /* Secrets holding " or \\ or control characters are escaped inside JSON texts. */
+  char *json = json_escape(secret);
+  if (!json)
+    return -1;
+  if (strcmp(json, secret) != 0) {
+    if (add_needle(r, json) != 0)
+      return -1;
+  } else {
+    free(json);
   }
   char *pct = percent_encode(secret, "0123456789ABCDEF");
   char *pct_lower = percent_encode(secret, "0123456789abcdef");

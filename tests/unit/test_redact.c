@@ -32,6 +32,8 @@ static const struct redact_case cases[] = {
     {"longest wins", {"abc", "abcdef"}, "xabcdefy abc", "x***y ***"},
     {"longest wins, added in the other order", {"abcdef", "abc"}, "xabcdefy abc", "x***y ***"},
     {"two secrets", {"one-secret", "two-secret"}, "one-secret,two-secret", "***,***"},
+    {"json-escaped form", {"pa\"ss\\word"}, "{\"p\":\"pa\\\"ss\\\\word\"}", "{\"p\":\"***\"}"},
+    {"json-escaped control character", {"a\tb\001"}, "[\"a\\tb\\u0001\"]", "[\"***\"]"},
     {"no match", {"hunter2"}, "nothing to hide here", "nothing to hide here"},
     {"partial match is kept", {"hunter2"}, "hunter hunter3", "hunter hunter3"},
     {"empty text", {"hunter2"}, "", ""},
