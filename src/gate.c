@@ -101,7 +101,7 @@ static const struct uat_decision *later(const struct uat_decision *best,
   return !best || d->seq > best->seq ? d : best;
 }
 
-/* Judges the latest current decision of one item (before the distinct-signers rule). */
+/* Judges the latest decision of one item (before the distinct-signers rule). */
 static void judge_decision(const struct uat_gate_input *in, struct uat_gate_item *gi,
                            const struct uat_decision *d) {
   char when[32], age[32];
@@ -137,32 +137,28 @@ static void judge_decision(const struct uat_gate_input *in, struct uat_gate_item
   snprintf(gi->reason, sizeof gi->reason, "approved by %s on %s", d->signer, when);
 }
 
+/* The latest decision of any digest decides: a rejection stands even after the playbook
+ * changed (or was reverted), while an approval counts only for the playbook it saw. */
 static void judge_item(const struct uat_gate_input *in, struct uat_gate_item *gi) {
-  const struct uat_decision *current = NULL, *other = NULL;
-  for (size_t i = 0; i < in->ndecisions; i++) {
-    const struct uat_decision *d = &in->decisions[i];
-    if (!concerns_item(in, gi->item, d))
-      continue;
-    if (same(d->digest, in->digest))
-      current = later(current, d);
-    else
-      other = later(other, d);
-  }
-  if (current) {
-    judge_decision(in, gi, current);
+  const struct uat_decision *latest = NULL;
+  for (size_t i = 0; i < in->ndecisions; i++)
+    if (concerns_item(in, gi->item, &in->decisions[i]))
+      latest = later(latest, &in->decisions[i]);
+  if (!latest) {
+    gi->state = UAT_ITEM_MISSING;
+    snprintf(gi->reason, sizeof gi->reason, "not signed yet");
     return;
   }
-  if (other && other->approve) {
-    gi->state = UAT_ITEM_STALE_DIGEST;
-    gi->decision = other;
-    snprintf(gi->reason, sizeof gi->reason,
-             "approved by %s for an earlier version of the playbook; the checks changed, sign "
-             "again",
-             other->signer);
+  if (!latest->approve || same(latest->digest, in->digest)) {
+    judge_decision(in, gi, latest);
     return;
   }
-  gi->state = UAT_ITEM_MISSING;
-  snprintf(gi->reason, sizeof gi->reason, "not signed yet");
+  gi->state = UAT_ITEM_STALE_DIGEST;
+  gi->decision = latest;
+  snprintf(gi->reason, sizeof gi->reason,
+           "approved by %s for an earlier version of the playbook; the checks changed, sign "
+           "again",
+           latest->signer);
 }
 
 /* The earliest-approved item of another role that this person already satisfies. */

@@ -56,7 +56,7 @@ void uat_run_record_clear(struct uat_run_record *run);
 enum uat_item_state {
   UAT_ITEM_APPROVED,
   UAT_ITEM_MISSING,            /* nobody decided for this release, commit and playbook */
-  UAT_ITEM_REJECTED,           /* the latest decision is a rejection: the gate fails */
+  UAT_ITEM_REJECTED,           /* the latest decision, of any digest, rejects: the gate fails */
   UAT_ITEM_EXPIRED,            /* approved, but longer ago than signoff_max_age */
   UAT_ITEM_STALE_DIGEST,       /* approved, but for another version of the playbook */
   UAT_ITEM_SIGNER_NOT_ALLOWED, /* approved by someone not (or no longer) listed under the role */
