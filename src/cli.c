@@ -49,8 +49,8 @@ static const struct command commands[] = {
 enum opt_kind { OPT_FLAG, OPT_VALUE };
 
 struct option_def {
-  const char *name;  /* long form, without "--" */
-  char shortname;    /* 0: none */
+  const char *name; /* long form, without "--" */
+  char shortname;   /* 0: none */
   enum opt_kind kind;
   unsigned commands; /* which commands accept it */
   const char *arg;   /* placeholder shown in usage */
@@ -173,10 +173,25 @@ static int push(const char ***list, size_t *n, const char *value) {
   return 0;
 }
 
+static bool has_control_chars(const char *text) {
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return true;
+  return false;
+}
+
 /* Stores one option's value; returns 0 or -1 after printing why. */
-static int apply_option(struct uat_cli_options *o, const struct option_def *def,
-                        const char *value, bool *no_color) {
+static int apply_option(struct uat_cli_options *o, const struct option_def *def, const char *value,
+                        bool *no_color) {
   const char *n = def->name;
+  /* What people record and others read later (gate, history) must not carry
+   * terminal control sequences that could rewrite the lines around them. */
+  static const char *const recorded[] = {"release", "commit", "role", "item", "note", "by"};
+  for (size_t i = 0; value && i < COUNT(recorded); i++)
+    if (!strcmp(n, recorded[i]) && has_control_chars(value)) {
+      uat_cli_error(o, "--%s must be one line of text without control characters", n);
+      return -1;
+    }
   if (!strcmp(n, "release"))
     o->release = value;
   else if (!strcmp(n, "commit"))

@@ -65,7 +65,7 @@ static void print_summary(const struct uat_context *ctx) {
   FILE *out = ctx->opts->out;
   fprintf(out, "%s: OK — \"%s\", %zu check%s, %zu sign-off item%s, target %s\n", pb->path, pb->name,
           pb->nchecks, pb->nchecks == 1 ? "" : "s", pb->nsignoffs, pb->nsignoffs == 1 ? "" : "s",
-          ctx->base_url);
+          ctx->base_url_shown);
   if (ctx->opts->quiet)
     return;
   for (size_t i = 0; i < pb->nchecks; i++) {

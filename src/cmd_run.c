@@ -112,7 +112,7 @@ static struct uat_run_result *run_checks(struct uat_context *ctx, const char *di
       .playbook_path = ctx->playbook->path,
       .release = ctx->release,
       .commit = ctx->commit,
-      .base_url = ctx->base_url,
+      .base_url = ctx->base_url_shown,
       .digest = (char *)digest,
   };
   uat_term_begin(&term, &header, (size_t)total);
@@ -135,7 +135,11 @@ static struct uat_run_result *run_checks(struct uat_context *ctx, const char *di
   run->release = strdup(ctx->release ? ctx->release : "unknown");
   run->commit = strdup(ctx->commit ? ctx->commit : "unknown");
   run->digest = strdup(digest);
-  if (!run->release || !run->commit || !run->digest) {
+  run->fingerprint = strdup(ctx->fingerprint);
+  /* Reports print the base URL: only ever its redacted form. */
+  free(run->base_url);
+  run->base_url = strdup(ctx->base_url_shown);
+  if (!run->release || !run->commit || !run->digest || !run->fingerprint || !run->base_url) {
     uat_run_result_free(run);
     uat_error_set(err, "out of memory");
     return NULL;
@@ -185,7 +189,7 @@ int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out) {
   int report_rc = write_reports(ctx, run);
   *out = run;
   if (rc == UAT_EXIT_OK)
-    rc = report_rc != UAT_EXIT_OK ? report_rc
+    rc = report_rc != UAT_EXIT_OK     ? report_rc
          : uat_run_result_passed(run) ? UAT_EXIT_OK
                                       : UAT_EXIT_FAILED;
   if (run->abandoned)

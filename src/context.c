@@ -2,7 +2,9 @@
  * the redactor, the release and commit under test, and the ledger path. */
 #include "context.h"
 
+#include "digest.h"
 #include "fsutil.h"
+#include "strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,7 @@ static const char *first_env(const char *const *names) {
 
 const char *uat_context_env_release(void) {
   static const char *const names[] = {"UATRUN_RELEASE", "CI_COMMIT_TAG", "BUILDKITE_TAG",
-                                      "CIRCLE_TAG", "DRONE_TAG", NULL};
+                                      "CIRCLE_TAG",     "DRONE_TAG",     NULL};
   const char *v = first_env(names);
   if (v)
     return v;
@@ -31,10 +33,42 @@ const char *uat_context_env_release(void) {
 }
 
 const char *uat_context_env_commit(void) {
-  static const char *const names[] = {"UATRUN_COMMIT", "GITHUB_SHA",       "CI_COMMIT_SHA",
-                                      "BUILDKITE_COMMIT", "CIRCLE_SHA1",   "BITBUCKET_COMMIT",
-                                      "DRONE_COMMIT_SHA", "GIT_COMMIT",    NULL};
+  static const char *const names[] = {"UATRUN_COMMIT",    "GITHUB_SHA",  "CI_COMMIT_SHA",
+                                      "BUILDKITE_COMMIT", "CIRCLE_SHA1", "BITBUCKET_COMMIT",
+                                      "DRONE_COMMIT_SHA", "GIT_COMMIT",  NULL};
   return first_env(names);
+}
+
+/* A release or commit names what people approve: blank text or control
+ * characters (which could rewrite a terminal line) are refused. NULL is "not given". */
+static bool valid_identity(const char *text) {
+  if (!text)
+    return true;
+  bool blank = true;
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    if (*p < 0x20 || *p == 0x7f)
+      return false;
+    blank = blank && *p == ' ';
+  }
+  return !blank;
+}
+
+/* What a run checked besides the files: the target and the vars. A recorded run
+ * only stands for this invocation when both are the same. */
+static char *fingerprint(const char *base_url, const json_t *vars) {
+  char *vars_text = vars ? json_dumps(vars, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  int rc = uat_strbuf_addf(&sb, "%s\n%s", base_url, vars_text ? vars_text : "{}");
+  free(vars_text);
+  if (rc != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
+  }
+  char hex[UAT_DIGEST_HEX];
+  uat_sha256_hex(sb.buf, sb.len, hex);
+  uat_strbuf_release(&sb);
+  return strdup(hex);
 }
 
 static bool valid_base_url(const char *url) {
@@ -45,8 +79,19 @@ static int resolve_identity(struct uat_context *ctx, unsigned flags, struct uat_
   const struct uat_cli_options *o = ctx->opts;
   const char *release = o->release ? o->release : uat_context_env_release();
   const char *commit = o->commit ? o->commit : uat_context_env_commit();
-  if ((release && !*release) || (commit && !*commit))
-    return uat_error_set(err, "--release and --commit cannot be empty");
+  const char *bad = !valid_identity(release)  ? "release"
+                    : !valid_identity(commit) ? "commit"
+                                              : NULL;
+  if (bad)
+    return uat_error_set(err,
+                         "the %s '%s' is not usable: it must not be blank or hold control "
+                         "characters; fix --%s (or the variable it came from)",
+                         bad, bad[0] == 'r' ? release : commit, bad);
+  if ((flags & UAT_CTX_NEED_RELEASE) &&
+      ((release && strcmp(release, "unknown") == 0) || (commit && strcmp(commit, "unknown") == 0)))
+    return uat_error_set(err, "'unknown' is what `uatrun run` records when no release or commit "
+                              "was given; it cannot be signed or gated: pass the real "
+                              "--release VERSION --commit SHA");
   if ((flags & UAT_CTX_NEED_RELEASE) && (!release || !commit))
     return uat_error_set(err,
                          "%s`uatrun %s` needs the release and commit it is about, but the %s "
@@ -83,15 +128,20 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
     if (uat_playbook_set_var(pb, opts->vars[i], err) != 0)
       goto fail;
   const char *base = opts->base_url ? opts->base_url : pb->base_url;
+  ctx->base_url = strdup(base);
+  ctx->base_url_shown = uat_redact(&ctx->redactor, base);
+  if (!ctx->base_url || !ctx->base_url_shown)
+    goto oom;
   if (!valid_base_url(base)) {
-    uat_error_set(err, "base URL '%s' must start with http:// or https://; fix %s", base,
+    uat_error_set(err, "base URL '%s' must start with http:// or https://; fix %s",
+                  ctx->base_url_shown,
                   opts->base_url ? "--base-url" : "target.base_url in the playbook");
     goto fail;
   }
-  ctx->base_url = strdup(base);
+  ctx->fingerprint = fingerprint(base, pb->vars);
   const char *ledger = getenv("UATRUN_LEDGER");
   ctx->ledger_path = strdup(ledger && *ledger ? ledger : pb->ledger_path);
-  if (!ctx->base_url || !ctx->ledger_path)
+  if (!ctx->fingerprint || !ctx->ledger_path)
     goto oom;
   if (resolve_identity(ctx, flags, err) != 0)
     goto fail;
@@ -109,6 +159,8 @@ void uat_context_close(struct uat_context *ctx) {
   free(ctx->release);
   free(ctx->commit);
   free(ctx->base_url);
+  free(ctx->base_url_shown);
+  free(ctx->fingerprint);
   free(ctx->ledger_path);
   memset(ctx, 0, sizeof *ctx);
 }

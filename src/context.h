@@ -22,6 +22,8 @@ struct uat_context {
   char *release;     /* NULL when unknown */
   char *commit;      /* NULL when unknown */
   char *base_url;    /* effective */
+  char *base_url_shown; /* the same with secrets redacted: the only form printed */
+  char *fingerprint; /* SHA-256 hex of base_url and the effective vars (see result.h) */
   char *ledger_path; /* UATRUN_LEDGER, else playbook's ledger:, else .uatrun/ledger.db beside it */
 };
 

@@ -43,7 +43,7 @@ int uat_duration_parse(const char *text, double *seconds) {
     total += value * factor;
     parts++;
   }
-  if (parts == 0 || !(total > 0) || !isfinite(total))
+  if (parts == 0 || !(total > 0) || !(total <= UAT_DURATION_MAX_S))
     return -1;
   *seconds = total;
   return 0;

@@ -88,6 +88,7 @@ void uat_run_result_free(struct uat_run_result *run) {
   free(run->release);
   free(run->commit);
   free(run->digest);
+  free(run->fingerprint);
   free(run->base_url);
   free(run);
 }

@@ -46,7 +46,8 @@ struct uat_run_result {
   char *release; /* "unknown" when not given */
   char *commit;
   char *digest;
-  char *base_url;
+  char *fingerprint; /* SHA-256 hex of the effective base URL and vars: what was checked */
+  char *base_url;    /* as shown: secrets redacted */
   int64_t started_at; /* unix seconds */
   int64_t finished_at;
   double duration_s;
