@@ -221,15 +221,17 @@ static int l_log(lua_State *L) {
     luaL_addvalue(&b);
   }
   luaL_pushresult(&b);
-  size_t len;
-  const char *line = lua_tolstring(L, -1, &len);
-  if (len > MAX_LOG_LINE) {
-    lua_pushlstring(L, line, MAX_LOG_LINE);
-    lua_pushliteral(L, "... (truncated)");
-    lua_concat(L, 2);
-    line = lua_tostring(L, -1);
+  /* Redact before cutting: a cut through a secret would leave a part the redactor misses. */
+  char *safe = uat_lua_redact(L, lua_tostring(L, -1));
+  if (safe && strlen(safe) > MAX_LOG_LINE) {
+    static const char mark[] = "... (truncated)";
+    char *cut = realloc(safe, MAX_LOG_LINE + sizeof mark);
+    if (cut)
+      memcpy(cut + MAX_LOG_LINE, mark, sizeof mark);
+    else
+      free(safe);
+    safe = cut;
   }
-  char *safe = uat_lua_redact(L, line);
   int rc = safe ? uat_check_result_add_log(r, safe) : -1;
   free(safe);
   if (rc != 0)
