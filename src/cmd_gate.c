@@ -31,8 +31,10 @@ int uat_gate_snapshot_load(const struct uat_context *ctx, struct uat_ledger *led
   memset(s, 0, sizeof *s);
   snprintf(s->digest, sizeof s->digest, "%s", digest);
   const char *name = ctx->playbook->name;
+  /* An edited, inserted or deleted row must not open the gate: check the chain first. */
   if (ledger &&
-      (uat_ledger_latest_run(ledger, name, ctx->release, ctx->commit, &s->run, err) != 0 ||
+      (uat_ledger_verify(ledger, NULL, NULL, NULL, err) != 0 ||
+       uat_ledger_latest_run(ledger, name, ctx->release, ctx->commit, &s->run, err) != 0 ||
        uat_ledger_decisions(ledger, name, ctx->release, ctx->commit, &s->decisions, err) != 0)) {
     uat_gate_snapshot_release(s);
     return -1;
@@ -567,8 +569,9 @@ static int show_verdict(const struct uat_context *ctx, const struct uat_run_resu
 int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
   struct uat_error err;
   if (!run_checks && opts->report_junit) {
-    uat_cli_error(opts, "--report-junit reports checks that run now, and %s runs none; drop "
-                        "--report-junit, or let the gate run the checks (without --no-run)",
+    uat_cli_error(opts,
+                  "--report-junit reports checks that run now, and %s runs none; drop "
+                  "--report-junit, or let the gate run the checks (without --no-run)",
                   strcmp(opts->command, "gate") == 0 ? "`uatrun gate --no-run`" : "this command");
     return UAT_EXIT_USAGE;
   }

@@ -22,8 +22,9 @@ struct uat_gate_snapshot {
   struct uat_gate_verdict verdict;
 };
 
-/* Reads the latest run and the decisions of ctx's release and commit (ledger NULL: nothing
- * recorded yet) and evaluates the gate at time now. Returns 0, or -1 with err set (exit 4). */
+/* Verifies the ledger's hash chain, reads the latest run and the decisions of ctx's release
+ * and commit (ledger NULL: nothing recorded yet) and evaluates the gate at time now.
+ * Returns 0, or -1 with err set (exit 4), a broken chain included. */
 int uat_gate_snapshot_load(const struct uat_context *ctx, struct uat_ledger *ledger,
                            const char *digest, int64_t now, struct uat_gate_snapshot *s,
                            struct uat_error *err);
