@@ -267,7 +267,8 @@ static void add_details(struct block *b, const struct uat_check_result *r) {
     add_text(b, r->error ? r->error : "the check failed without a recorded reason", "      ");
     add(b, "\n");
   }
-  if (!verbose)
+  /* A failed check's log() lines explain it; a passed one's are noise unless asked for. */
+  if (!verbose && r->outcome == UAT_OUTCOME_PASS)
     return;
   for (size_t i = 0; i < r->nlogs; i++) {
     add(b, "    ");
@@ -276,7 +277,7 @@ static void add_details(struct block *b, const struct uat_check_result *r) {
     add_text(b, r->logs[i], "         ");
     add(b, "\n");
   }
-  if (r->traceback && *r->traceback) {
+  if (verbose && r->traceback && *r->traceback) {
     add(b, "    ");
     add_styled(b, DIM, "traceback:", "");
     add(b, "\n      ");

@@ -172,9 +172,10 @@ static void term_lines_per_outcome(void **state) {
                        "    error: GET http://127.0.0.1:8080/api: connection refused\n");
   /* A check without a title shows its id only. */
   assert_contains(out, "\n✓ pass  about  50ms\n");
-  /* Not verbose: no passed expectations, logs or tracebacks. */
+  /* Not verbose: no passed expectations or tracebacks; logs of failed checks only. */
   assert_lacks(out, "login form present");
-  assert_lacks(out, "log:");
+  assert_contains(out, "    log: POST /login -> 500\n");
+  assert_lacks(out, "GET / took 12ms");
   assert_lacks(out, "traceback");
   capture_close(&c);
   uat_run_result_free(run);
