@@ -44,6 +44,7 @@ int uat_gate_snapshot_load(const struct uat_context *ctx, struct uat_ledger *led
       .digest = s->digest,
       .release = ctx->release,
       .commit = ctx->commit,
+      .fingerprint = ctx->fingerprint,
       .run = &s->run,
       .decisions = s->decisions.items,
       .ndecisions = s->decisions.count,
@@ -175,6 +176,12 @@ static const struct uat_gate_item *first_rejection(const struct uat_gate_verdict
   return NULL;
 }
 
+/* The recorded run used this playbook: a stale run then checked another target or vars. */
+static bool playbook_unchanged(const struct view *v) {
+  const char *digest = v->snap->run.digest;
+  return digest && strcmp(digest, v->snap->digest) == 0;
+}
+
 /* The one line that says what the gate decided and the main reason why. */
 static char *headline(const struct view *v) {
   const struct uat_gate_verdict *verdict = &v->snap->verdict;
@@ -192,7 +199,10 @@ static char *headline(const struct view *v) {
         [UAT_RUN_STALE] = "the playbook changed since the checks last ran: run them again",
         [UAT_RUN_PARTIAL] = "not every check ran",
     };
-    rc = uat_strbuf_addf(&sb, "GATE CLOSED — %s", why[verdict->run_state]);
+    const char *reason = why[verdict->run_state];
+    if (verdict->run_state == UAT_RUN_STALE && playbook_unchanged(v))
+      reason = "the checks last ran against another target or other --var values: run them again";
+    rc = uat_strbuf_addf(&sb, "GATE CLOSED — %s", reason);
   } else if (verdict->nrejected) {
     const struct uat_gate_item *r = first_rejection(verdict);
     char *note = redacted(v, r->decision->note);
@@ -359,7 +369,10 @@ static char *run_fix(const struct view *v) {
   };
   struct uat_strbuf sb;
   uat_strbuf_init(&sb, 0);
-  int rc = uat_strbuf_addf(&sb, "%s: %s", advice[verdict->run_state], cmd);
+  const char *what = advice[verdict->run_state];
+  if (verdict->run_state == UAT_RUN_STALE && playbook_unchanged(v))
+    what = "run the checks again against this target and vars";
+  int rc = uat_strbuf_addf(&sb, "%s: %s", what, cmd);
   if (rc == 0 && !v->ran)
     rc = uat_strbuf_adds(&sb, v->ctx->opts->no_run
                                   ? "\n    (or drop --no-run to let the gate run them)"

@@ -226,6 +226,14 @@ static void judge_run(const struct uat_gate_input *in, struct uat_gate_verdict *
                     run->failed_ids[i]);
     return;
   }
+  /* A failed run stays "failed" wherever it ran; only a pass must be of this target. */
+  if (!same(run->fingerprint, in->fingerprint)) {
+    v->run_state = UAT_RUN_STALE;
+    snprintf(v->run_reason, sizeof v->run_reason,
+             "the recorded run checked another target or other --var values; run the checks "
+             "again (or drop --no-run)");
+    return;
+  }
   if (total < in->playbook->nchecks) {
     v->run_state = UAT_RUN_PARTIAL;
     snprintf(v->run_reason, sizeof v->run_reason,
@@ -244,7 +252,7 @@ static void judge_run(const struct uat_gate_input *in, struct uat_gate_verdict *
 
 int uat_gate_evaluate(const struct uat_gate_input *in, struct uat_gate_verdict *out) {
   memset(out, 0, sizeof *out);
-  if (!in || !in->playbook || !in->digest || !in->release || !in->commit)
+  if (!in || !in->playbook || !in->digest || !in->release || !in->commit || !in->fingerprint)
     return -1;
   const struct uat_playbook *pb = in->playbook;
   if (pb->nsignoffs) {

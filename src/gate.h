@@ -43,6 +43,7 @@ struct uat_run_record {
   char *digest;
   char *release;
   char *commit;
+  char *fingerprint; /* what was checked: base URL and vars (NULL: not recorded) */
   bool passed;
   size_t npassed, nfailed, nerrored;
   char **failed_ids; /* checks that did not pass */
@@ -67,7 +68,7 @@ enum uat_run_state {
   UAT_RUN_PASSED,
   UAT_RUN_FAILED,
   UAT_RUN_MISSING, /* no run recorded for this release and commit */
-  UAT_RUN_STALE,   /* the run used another version of the playbook */
+  UAT_RUN_STALE,   /* the run used another version of the playbook, target or vars */
   UAT_RUN_PARTIAL, /* the run left checks out (--only): the gate needs all of them */
 };
 
@@ -89,6 +90,7 @@ struct uat_gate_input {
   const char *digest;                  /* the playbook's digest now */
   const char *release;
   const char *commit;
+  const char *fingerprint;              /* base URL and vars of this invocation (see result.h) */
   const struct uat_run_record *run;     /* the latest run of release+commit; NULL: none */
   const struct uat_decision *decisions; /* any order; other releases/commits are ignored */
   size_t ndecisions;
@@ -105,7 +107,7 @@ struct uat_gate_verdict {
 };
 
 /* Decides the gate. Returns 0, or -1 only when out of memory or the input lacks a
- * playbook, digest, release or commit (verdict then holds nothing to release). */
+ * playbook, digest, release, commit or fingerprint (verdict then holds nothing to release). */
 int uat_gate_evaluate(const struct uat_gate_input *in, struct uat_gate_verdict *out);
 void uat_gate_verdict_release(struct uat_gate_verdict *v);
 /* 0 open, 1 failed, 3 waiting: the contract's exit codes. */

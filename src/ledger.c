@@ -692,12 +692,12 @@ static char *run_payload(const struct uat_run_result *run, const char *uatrun_ve
       return NULL;
     }
   }
-  json_t *payload =
-      json_pack("{s:s*, s:s*, s:I, s:I, s:f, s:{s:I, s:I, s:I}, s:o}", "path", run->playbook_path,
-                "uatrun_version", uatrun_version, "started_at", (json_int_t)run->started_at,
-                "finished_at", (json_int_t)run->finished_at, "duration_s", run->duration_s,
-                "counts", "passed", (json_int_t)run->passed, "failed", (json_int_t)run->failed,
-                "errored", (json_int_t)run->errored, "checks", checks);
+  json_t *payload = json_pack(
+      "{s:s*, s:s*, s:s*, s:I, s:I, s:f, s:{s:I, s:I, s:I}, s:o}", "path", run->playbook_path,
+      "uatrun_version", uatrun_version, "fingerprint", run->fingerprint, "started_at",
+      (json_int_t)run->started_at, "finished_at", (json_int_t)run->finished_at, "duration_s",
+      run->duration_s, "counts", "passed", (json_int_t)run->passed, "failed",
+      (json_int_t)run->failed, "errored", (json_int_t)run->errored, "checks", checks);
   return dump_payload(payload);
 }
 
@@ -858,6 +858,10 @@ static int fill_run(sqlite3_stmt *st, struct uat_run_record *r) {
     r->nerrored = json_count(counts, "errored");
     ok = fill_failed_ids(json_object_get(payload, "checks"), r) == 0;
   }
+  /* Runs recorded before fingerprints existed have none: the gate treats them as stale. */
+  const char *fingerprint = json_string_value(json_object_get(payload, "fingerprint"));
+  if (ok && fingerprint)
+    ok = (r->fingerprint = strdup(fingerprint)) != NULL;
   json_decref(payload);
   if (!ok) {
     uat_run_record_clear(r);
@@ -1010,6 +1014,7 @@ void uat_run_record_clear(struct uat_run_record *run) {
   free(run->digest);
   free(run->release);
   free(run->commit);
+  free(run->fingerprint);
   for (size_t i = 0; i < run->nfailed_ids; i++)
     free(run->failed_ids[i]);
   free(run->failed_ids);

@@ -17,6 +17,8 @@
 #define OLD_DIGEST "d0d0"
 #define RELEASE "v4.6.3"
 #define COMMIT "1a2b3c4"
+#define FINGERPRINT "f1f1"
+#define OTHER_FINGERPRINT "f0f0"
 
 /* The playbook every case starts from: two support items, one product item. */
 static char *support_members[] = {"nesserine", "myriam"};
@@ -58,7 +60,16 @@ struct dec {
   const char *commit;
 };
 
-enum run_kind { RUN_PASS, RUN_NONE, RUN_FAIL, RUN_OTHER_DIGEST, RUN_PARTIAL };
+enum run_kind {
+  RUN_PASS,
+  RUN_NONE,
+  RUN_FAIL,
+  RUN_OTHER_DIGEST,
+  RUN_PARTIAL,
+  RUN_OTHER_TARGET,     /* recorded with another base URL or other vars */
+  RUN_NO_FINGERPRINT,   /* recorded before fingerprints existed */
+  RUN_FAIL_OTHER_TARGET /* failed, and against another target */
+};
 
 struct gate_case {
   const char *name;
@@ -220,6 +231,16 @@ static const struct gate_case cases[] = {
     {"a run that left checks out (--only): failed", .run = RUN_PARTIAL, .decs = {OK_ALL}, FAILED,
      .want_run = UAT_RUN_PARTIAL, .want = {A, A, A}, .reason_item = -1,
      .want_reason = "the last run (#5, 2026-11-22 07:50 UTC) covered only 2 of the 5 checks"},
+    {"run against another target or other vars: failed", .run = RUN_OTHER_TARGET, .decs = {OK_ALL},
+     FAILED, .want_run = UAT_RUN_STALE, .want = {A, A, A}, .reason_item = -1,
+     .want_reason = "the recorded run checked another target or other --var values; run the "
+                    "checks again (or drop --no-run)"},
+    {"run recorded without a fingerprint: failed", .run = RUN_NO_FINGERPRINT, .decs = {OK_ALL},
+     FAILED, .want_run = UAT_RUN_STALE, .want = {A, A, A}, .reason_item = -1,
+     .want_reason = "checked another target or other --var values"},
+    {"a failed run against another target still reads as failed", .run = RUN_FAIL_OTHER_TARGET,
+     .decs = {OK_ALL}, FAILED, .want_run = UAT_RUN_FAILED, .want = {A, A, A}, .reason_item = -1,
+     .want_reason = "2 of 5 checks did not pass"},
     {"passed run is described", .decs = {OK_ALL}, OPEN, .want = {A, A, A}, .reason_item = -1,
      .want_reason = "all 5 checks passed (run #5, 2026-11-22 07:50 UTC)"},
 };
@@ -234,13 +255,17 @@ static void fixture_run(enum run_kind kind, struct uat_run_record *run) {
   run->seq = 5;
   run->time = NOW - 600;
   run->digest = kind == RUN_OTHER_DIGEST ? OLD_DIGEST : DIGEST;
+  run->fingerprint = kind == RUN_NO_FINGERPRINT                                  ? NULL
+                     : kind == RUN_OTHER_TARGET || kind == RUN_FAIL_OTHER_TARGET ? OTHER_FINGERPRINT
+                                                                                 : FINGERPRINT;
   run->release = RELEASE;
   run->commit = COMMIT;
-  run->passed = kind != RUN_FAIL;
-  run->npassed = kind == RUN_FAIL ? 3 : 5;
+  bool failed = kind == RUN_FAIL || kind == RUN_FAIL_OTHER_TARGET;
+  run->passed = !failed;
+  run->npassed = failed ? 3 : 5;
   if (kind == RUN_PARTIAL)
     run->npassed = 2;
-  if (kind == RUN_FAIL) {
+  if (failed) {
     run->nfailed = 1;
     run->nerrored = 1;
     run->failed_ids = failed_ids;
@@ -296,6 +321,7 @@ static void test_gate_table(void **state) {
         .digest = DIGEST,
         .release = RELEASE,
         .commit = COMMIT,
+        .fingerprint = FINGERPRINT,
         .run = c->run == RUN_NONE ? NULL : &run,
         .decisions = decisions,
         .ndecisions = fixture_decisions(c, &pb, decisions),
@@ -361,7 +387,7 @@ static void test_gate_rejection_points_at_decision(void **state) {
        .approve = false,
        .note = "the invitations screen moved"},
   };
-  struct uat_gate_input in = {&pb, DIGEST, RELEASE, COMMIT, &run, d, 2, NOW};
+  struct uat_gate_input in = {&pb, DIGEST, RELEASE, COMMIT, FINGERPRINT, &run, d, 2, NOW};
   struct uat_gate_verdict v;
   assert_int_equal(uat_gate_evaluate(&in, &v), 0);
   assert_ptr_equal(v.items[SUPPORT_DOCS].decision, &d[1]);
@@ -379,7 +405,7 @@ static void test_gate_without_signoffs(void **state) {
   fixture_playbook(&pb, items, roles);
   pb.nsignoffs = 0;
   fixture_run(RUN_PASS, &run);
-  struct uat_gate_input in = {&pb, DIGEST, RELEASE, COMMIT, &run, NULL, 0, NOW};
+  struct uat_gate_input in = {&pb, DIGEST, RELEASE, COMMIT, FINGERPRINT, &run, NULL, 0, NOW};
   struct uat_gate_verdict v;
   assert_int_equal(uat_gate_evaluate(&in, &v), 0);
   assert_int_equal(v.state, UAT_GATE_OPEN);
@@ -400,7 +426,7 @@ static void test_gate_run_not_found(void **state) {
   struct uat_role roles[2];
   struct uat_run_record run = {.found = false};
   fixture_playbook(&pb, items, roles);
-  struct uat_gate_input in = {&pb, DIGEST, RELEASE, COMMIT, &run, NULL, 0, NOW};
+  struct uat_gate_input in = {&pb, DIGEST, RELEASE, COMMIT, FINGERPRINT, &run, NULL, 0, NOW};
   struct uat_gate_verdict v;
   assert_int_equal(uat_gate_evaluate(&in, &v), 0);
   assert_int_equal(v.run_state, UAT_RUN_MISSING);
@@ -415,7 +441,7 @@ static void test_gate_bad_input(void **state) {
   struct uat_role roles[2];
   fixture_playbook(&pb, items, roles);
   struct uat_gate_verdict v;
-  struct uat_gate_input in = {&pb, NULL, RELEASE, COMMIT, NULL, NULL, 0, NOW};
+  struct uat_gate_input in = {&pb, NULL, RELEASE, COMMIT, FINGERPRINT, NULL, NULL, 0, NOW};
   assert_int_equal(uat_gate_evaluate(&in, &v), -1);
   assert_null(v.items);
   in.digest = DIGEST;
@@ -425,6 +451,9 @@ static void test_gate_bad_input(void **state) {
   in.commit = NULL;
   assert_int_equal(uat_gate_evaluate(&in, &v), -1);
   in.commit = COMMIT;
+  in.fingerprint = NULL;
+  assert_int_equal(uat_gate_evaluate(&in, &v), -1);
+  in.fingerprint = FINGERPRINT;
   in.playbook = NULL;
   assert_int_equal(uat_gate_evaluate(&in, &v), -1);
   assert_int_equal(uat_gate_evaluate(NULL, &v), -1);
@@ -473,7 +502,7 @@ static void test_gate_expiry_wording(void **state) {
                            .signer = "myriam",
                            .approve = true,
                            .note = ""};
-  struct uat_gate_input in = {&pb, DIGEST, RELEASE, COMMIT, &run, &d, 1, NOW};
+  struct uat_gate_input in = {&pb, DIGEST, RELEASE, COMMIT, FINGERPRINT, &run, &d, 1, NOW};
   struct uat_gate_verdict v;
   assert_int_equal(uat_gate_evaluate(&in, &v), 0);
   assert_int_equal(v.items[0].state, UAT_ITEM_EXPIRED);

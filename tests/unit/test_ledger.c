@@ -100,6 +100,9 @@ static void record_run_ok(struct uat_ledger *l, const char *release, const char 
                                .release = (char *)release,
                                .commit = (char *)commit,
                                .digest = (char *)"d1g3st",
+                               /* a run without a release stands for one recorded before
+                                  fingerprints existed */
+                               .fingerprint = release ? (char *)"f1ng3r" : NULL,
                                .started_at = finished - 2,
                                .finished_at = finished,
                                .checks = checks,
@@ -192,6 +195,7 @@ static void test_runs_read_back(void **state) {
   assert_int_equal(r.time, T0 + 60);
   assert_false(r.passed);
   assert_string_equal(r.digest, "d1g3st");
+  assert_string_equal(r.fingerprint, "f1ng3r");
   assert_string_equal(r.release, "4.6.2");
   assert_string_equal(r.commit, "abc123");
   assert_int_equal(r.npassed, 1);
@@ -206,6 +210,7 @@ static void test_runs_read_back(void **state) {
   assert_int_equal(r.seq, 3);
   assert_true(r.passed);
   assert_null(r.release);
+  assert_null(r.fingerprint);
   assert_int_equal(r.nfailed_ids, 0);
   uat_run_record_clear(&r);
 
