@@ -18,11 +18,11 @@
 
 /* ---- showing values ----------------------------------------------------------- */
 
-static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth);
+static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth, size_t limit);
 
-static void show_string(const char *s, size_t len, struct uat_strbuf *sb) {
+static void show_string(const char *s, size_t len, struct uat_strbuf *sb, size_t limit) {
   uat_strbuf_add(sb, "\"", 1);
-  for (size_t i = 0; i < len && sb->len < SHOW_MAX + 8; i++) {
+  for (size_t i = 0; i < len && sb->len < limit; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c == '"' || c == '\\')
       uat_strbuf_addf(sb, "\\%c", c);
@@ -70,7 +70,7 @@ static bool is_sequence(lua_State *L, int idx, size_t *n) {
   return only_ints && count > 0 && (size_t)max == count;
 }
 
-static void show_table(lua_State *L, int idx, struct uat_strbuf *sb, int depth) {
+static void show_table(lua_State *L, int idx, struct uat_strbuf *sb, int depth, size_t limit) {
   size_t n;
   if (depth >= SHOW_DEPTH || !lua_checkstack(L, 4)) {
     uat_strbuf_adds(sb, "{...}");
@@ -82,7 +82,7 @@ static void show_table(lua_State *L, int idx, struct uat_strbuf *sb, int depth) 
       if (i > 1)
         uat_strbuf_adds(sb, ", ");
       lua_rawgeti(L, idx, (lua_Integer)i);
-      show_value(L, lua_gettop(L), sb, depth + 1);
+      show_value(L, lua_gettop(L), sb, depth + 1, limit);
       lua_pop(L, 1);
     }
     uat_strbuf_add(sb, "]", 1);
@@ -102,20 +102,20 @@ static void show_table(lua_State *L, int idx, struct uat_strbuf *sb, int depth) 
     if (lua_type(L, -2) == LUA_TSTRING) {
       size_t klen;
       const char *k = lua_tolstring(L, -2, &klen);
-      show_string(k, klen, sb);
+      show_string(k, klen, sb, limit);
     } else {
       uat_strbuf_add(sb, "[", 1);
-      show_value(L, lua_gettop(L) - 1, sb, depth + 1);
+      show_value(L, lua_gettop(L) - 1, sb, depth + 1, limit);
       uat_strbuf_add(sb, "]", 1);
     }
     uat_strbuf_adds(sb, ": ");
-    show_value(L, lua_gettop(L), sb, depth + 1);
+    show_value(L, lua_gettop(L), sb, depth + 1, limit);
     lua_pop(L, 1);
   }
   uat_strbuf_add(sb, "}", 1);
 }
 
-static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth) {
+static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth, size_t limit) {
   switch (lua_type(L, idx)) {
   case LUA_TNIL:
     uat_strbuf_adds(sb, "nil");
@@ -129,11 +129,11 @@ static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth) 
   case LUA_TSTRING: {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
-    show_string(s, len, sb);
+    show_string(s, len, sb, limit);
     break;
   }
   case LUA_TTABLE:
-    show_table(L, idx, sb, depth);
+    show_table(L, idx, sb, depth, limit);
     break;
   default: {
     /* json.null and our objects have a __name; anything else shows its type. */
@@ -149,26 +149,40 @@ static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth) 
   }
 }
 
-/* [-0, +1, m] Pushes a readable, truncated rendering of the value at idx. */
+/* Bytes of a value to render before redacting and cutting at SHOW_MAX: enough that a
+ * secret starting before the cut is rendered whole (an escape takes at most 4 bytes). */
+static size_t render_limit(lua_State *L) {
+  struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+  const struct uat_redactor *r = ctx && ctx->env ? ctx->env->redactor : NULL;
+  size_t longest = r && r->count ? strlen(r->needles[0]) : 0;
+  return SHOW_MAX + 8 + 4 * longest;
+}
+
+/* [-0, +1, m] Pushes a readable, redacted, truncated rendering of the value at idx.
+ * Redaction comes before the cut: a cut through a secret would leave a part the redactor misses. */
 static const char *push_shown(lua_State *L, int idx) {
   struct uat_strbuf sb;
   uat_strbuf_init(&sb, 0);
-  show_value(L, lua_absindex(L, idx), &sb, 0);
-  if (!sb.buf) {
+  show_value(L, lua_absindex(L, idx), &sb, 0, render_limit(L));
+  char *safe = sb.buf ? uat_lua_redact(L, sb.buf) : NULL;
+  uat_strbuf_release(&sb);
+  if (safe && strlen(safe) > SHOW_MAX) {
+    size_t len = SHOW_MAX;
+    while (len > 0 && ((unsigned char)safe[len] & 0xC0) == 0x80)
+      len--; /* do not cut a UTF-8 sequence */
+    char *cut = realloc(safe, len + 4);
+    if (cut)
+      memcpy(cut + len, "...", 4);
+    else
+      free(safe);
+    safe = cut;
+  }
+  if (!safe) {
     lua_pushliteral(L, "?");
     return lua_tostring(L, -1);
   }
-  if (sb.len > SHOW_MAX) {
-    sb.len = SHOW_MAX;
-    while (sb.len > 0 && ((unsigned char)sb.buf[sb.len] & 0xC0) == 0x80)
-      sb.len--; /* do not cut a UTF-8 sequence */
-    lua_pushlstring(L, sb.buf, sb.len);
-    lua_pushliteral(L, "...");
-    lua_concat(L, 2);
-  } else {
-    lua_pushlstring(L, sb.buf, sb.len);
-  }
-  uat_strbuf_release(&sb);
+  lua_pushstring(L, safe);
+  free(safe);
   return lua_tostring(L, -1);
 }
 
