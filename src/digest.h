@@ -1,7 +1,6 @@
 /* The playbook digest: SHA-256 over the playbook file and every Lua file its
- * checks may load (their scripts, the playbook's checklists/ folder, and the
- * bundled modules they require). A changed check means a changed digest, and
- * so new sign-offs. */
+ * checks may load (their scripts, the playbook's checklists/ folder, and every
+ * bundled module). A changed check means a changed digest, and so new sign-offs. */
 #ifndef UAT_DIGEST_H
 #define UAT_DIGEST_H
 

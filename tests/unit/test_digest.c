@@ -1,6 +1,6 @@
 /* The playbook digest: it changes when anything a check may run changes (the playbook, a
- * script, a local or bundled module it requires), not otherwise, and not when the folder
- * moves. */
+ * script, any local or bundled module), not otherwise, and not when the folder moves;
+ * symlinked folders are not followed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,11 +131,13 @@ static void test_what_changes_the_digest(void **state) {
       {"bundled", "auth.lua", true},            /* required by a bundled module */
       {"bundled", "pagination.lua", true},      /* required by a local module */
       {"bundled", "inline_only.lua", true},     /* required by an inline run: */
-      {"dir", "README.md", false},              /* unrelated file */
-      {"dir", "checklists/notes.txt", false},   /* not Lua */
-      {"dir", "other.lua", false},              /* Lua outside checklists/, not a script */
-      {"bundled", "unused.lua", false},         /* bundled but not required */
-      {"bundled", "helpers.lua", false},        /* shadowed by the local helpers.lua */
+      {"bundled", "unused.lua", true},          /* not required by name: require("un".."used") */
+      {"bundled", "helpers.lua", true},       /* shadowed by the local helpers.lua: still covered */
+      {"bundled", "new/mod.lua", true},       /* a new bundled module, in a subfolder */
+      {"dir", "README.md", false},            /* unrelated file */
+      {"dir", "checklists/notes.txt", false}, /* not Lua */
+      {"dir", "other.lua", false},            /* Lua outside checklists/, not a script */
+      {"bundled", "notes.txt", false},        /* not Lua */
   };
   char before[UAT_DIGEST_HEX], after[UAT_DIGEST_HEX];
   digest_of(t, before);
@@ -207,39 +209,36 @@ static void test_unreadable_inputs(void **state) {
   assert_non_null(strstr(err.text, "no playbook file"));
 }
 
-static void test_require_forms(void **state) {
+static void link_at(const char *base, const char *rel, const char *target) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", base, rel);
+  assert_int_equal(symlink(target, path), 0);
+}
+
+/* Symlinked folders are skipped (a link to "." or "/" would never end); a symlinked file
+ * counts through the regular file it leads to. */
+static void test_symlinks(void **state) {
   struct tree *t = *state;
-  /* each form pulls in bundled unused.lua; look-alikes do not */
-  static const struct {
-    const char *source;
-    bool loads;
-  } cases[] = {
-      {"require('unused')", true},
-      {"require \"unused\"", true},
-      {"local u = require( 'unused' )", true},
-      {"x=require'unused'", true},
-      {"myrequire('unused')", false},
-      {"required('unused')", false},
-      {"require(name)", false},
-      {"-- require \"unused", false},
-  };
-  struct fake_pb f;
-  char base[UAT_DIGEST_HEX], with[UAT_DIGEST_HEX], edited[UAT_DIGEST_HEX];
-  struct uat_error err = {{0}};
-  fake_playbook(&f, t);
-  f.pb.nchecks = 1;
-  f.checks[0].script_path = NULL;
-  f.checks[0].source = (char *)"";
-  assert_int_equal(uat_playbook_digest(&f.pb, t->bundled, base, &err), 0);
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    f.checks[0].source = (char *)cases[i].source;
-    assert_int_equal(uat_playbook_digest(&f.pb, t->bundled, with, &err), 0);
-    put(t->bundled, "unused.lua", "-- edited\n", "a");
-    assert_int_equal(uat_playbook_digest(&f.pb, t->bundled, edited, &err), 0);
-    if (cases[i].loads != (strcmp(with, edited) != 0))
-      fail_msg("%s: bundled module %s", cases[i].source,
-               cases[i].loads ? "not covered" : "covered");
-  }
+  char before[UAT_DIGEST_HEX], after[UAT_DIGEST_HEX], edited[UAT_DIGEST_HEX];
+  digest_of(t, before);
+  link_at(t->dir, "checklists/loop", ".");
+  link_at(t->dir, "checklists/root", "/");
+  link_at(t->dir, "checklists/sub/up", "..");
+  link_at(t->bundled, "self", ".");
+  link_at(t->dir, "checklists/dir.lua", t->bundled); /* a folder named like a module */
+  link_at(t->dir, "checklists/dangling.lua", "nowhere.lua");
+  digest_of(t, after);
+  assert_string_equal(before, after);
+
+  put(t->root, "shared/outside.lua", "return 1\n", "w");
+  char target[256];
+  snprintf(target, sizeof target, "%s/shared/outside.lua", t->root);
+  link_at(t->dir, "checklists/linked.lua", target);
+  digest_of(t, after);
+  assert_string_not_equal(before, after);
+  put(t->root, "shared/outside.lua", "-- edited\n", "a");
+  digest_of(t, edited);
+  assert_string_not_equal(after, edited);
 }
 
 int main(void) {
@@ -249,7 +248,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_stable_and_relocatable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_without_bundled_or_checklists, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unreadable_inputs, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_require_forms, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
