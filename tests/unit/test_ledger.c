@@ -346,6 +346,9 @@ static void test_chain_verifies_and_heads(void **state) {
   assert_contains(err.text, t->path);
   verify(l, "abc", -1, &err);
   assert_contains(err.text, "'abc' is not a chain head");
+  /* the genesis value stands before the first row of every chain: it proves nothing */
+  verify(l, "0000000000000000000000000000000000000000000000000000000000000000", -1, &err);
+  assert_contains(err.text, "'000000000000…' is not a chain head: 64 zeros stand before");
   uat_ledger_close(l);
 }
 
