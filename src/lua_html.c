@@ -69,6 +69,17 @@ static void push_node(lua_State *L, int doc_idx, struct uat_html_node *node) {
   lua_setiuservalue(L, -2, 1);
 }
 
+/* The node at idx, after checking its document still holds the tree it points into. */
+static struct lua_node *check_node(lua_State *L, int idx) {
+  struct lua_node *n = luaL_checkudata(L, idx, NODE_MT);
+  lua_getiuservalue(L, idx, 1);
+  struct lua_doc *d = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!d || !d->doc)
+    luaL_error(L, "html: the HTML document was freed; parse it again");
+  return n;
+}
+
 /* Resolves self (a document or a node) to its document, pushed; *node is NULL for a document. */
 static struct uat_html_doc *self_doc(lua_State *L, struct uat_html_node **node) {
   struct lua_doc *d = luaL_testudata(L, 1, DOC_MT);
@@ -84,7 +95,7 @@ static struct uat_html_doc *self_doc(lua_State *L, struct uat_html_node **node) 
     *node = n->node;
   }
   if (!d || !d->doc)
-    luaL_error(L, "html: the document was already released");
+    luaL_error(L, "html: the HTML document was freed; parse it again");
   return d->doc;
 }
 
@@ -138,8 +149,11 @@ static int l_count(lua_State *L) {
   const char *expr = luaL_checkstring(L, 2);
   struct uat_html_result *r = query(L, expr);
   if (r->value) {
+    /* Redact before cutting: a cut through a secret would leave a part the redactor misses. */
     char shown[64];
-    snprintf(shown, sizeof shown, "%.60s", r->value);
+    char *safe = uat_lua_redact(L, r->value);
+    snprintf(shown, sizeof shown, "%.60s", safe ? safe : "?");
+    free(safe);
     return luaL_error(L,
                       "XPath expression '%s' gives a value (\"%s\"), not nodes: count a node "
                       "set such as '//a', or read the value with xpath()",
@@ -151,7 +165,7 @@ static int l_count(lua_State *L) {
 }
 
 static int l_attr(lua_State *L) {
-  struct lua_node *n = luaL_checkudata(L, 1, NODE_MT);
+  struct lua_node *n = check_node(L, 1);
   const char *name = luaL_checkstring(L, 2);
   char **box = push_text_box(L);
   *box = uat_html_node_attr(n->node, name);
@@ -161,7 +175,7 @@ static int l_attr(lua_State *L) {
 
 /* node.name / node.text / node.html, else a method. */
 static int l_node_index(lua_State *L) {
-  struct lua_node *n = luaL_checkudata(L, 1, NODE_MT);
+  struct lua_node *n = check_node(L, 1);
   const char *key = luaL_checkstring(L, 2);
   if (strcmp(key, "name") == 0) {
     lua_pushstring(L, uat_html_node_name(n->node));
@@ -187,7 +201,7 @@ static int l_node_index(lua_State *L) {
 }
 
 static int l_node_tostring(lua_State *L) {
-  struct lua_node *n = luaL_checkudata(L, 1, NODE_MT);
+  struct lua_node *n = check_node(L, 1);
   lua_pushfstring(L, "html node <%s>", uat_html_node_name(n->node));
   return 1;
 }
@@ -204,6 +218,13 @@ static int l_doc_tostring(lua_State *L) {
   return 1;
 }
 
+/* [-0, +0, m] Hides the metatable on top from getmetatable, so a script cannot call
+ * __gc itself (freeing a tree its nodes still use). */
+static void protect_metatable(lua_State *L, const char *shown_as) {
+  lua_pushstring(L, shown_as);
+  lua_setfield(L, -2, "__metatable");
+}
+
 /* [-0, +0, m] Creates the metatables once per state. */
 static void ensure_metatables(lua_State *L) {
   static const luaL_Reg doc_methods[] = {
@@ -217,6 +238,7 @@ static void ensure_metatables(lua_State *L) {
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, l_doc_tostring);
     lua_setfield(L, -2, "__tostring");
+    protect_metatable(L, "html.document");
   }
   lua_pop(L, 1);
   if (luaL_newmetatable(L, NODE_MT)) {
@@ -226,16 +248,19 @@ static void ensure_metatables(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_node_tostring);
     lua_setfield(L, -2, "__tostring");
+    protect_metatable(L, "html.node");
   }
   lua_pop(L, 1);
   if (luaL_newmetatable(L, RESULT_MT)) {
     lua_pushcfunction(L, l_result_gc);
     lua_setfield(L, -2, "__gc");
+    protect_metatable(L, "html.result");
   }
   lua_pop(L, 1);
   if (luaL_newmetatable(L, TEXT_MT)) {
     lua_pushcfunction(L, l_text_gc);
     lua_setfield(L, -2, "__gc");
+    protect_metatable(L, "html.text");
   }
   lua_pop(L, 1);
 }
