@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Keeps the uatrun ledger in object storage, for CI runners without a shared volume.
+#
+#   ledger-sync.sh pull PLAYBOOK   before uatrun: download the ledger, verify its chain and
+#                                  remember its head
+#   ledger-sync.sh push PLAYBOOK   after uatrun: upload the ledger only when its chain verifies
+#                                  AND still holds the head pulled, i.e. it extends the shared one
+#
+# LEDGER_URL     where the ledger lives, e.g. s3://my-bucket/uatrun/tasking-manager.db
+# UATRUN_LEDGER  the local file uatrun uses
+# UATRUN         the uatrun binary (default: uatrun on PATH); `aws` must be on PATH too.
+#
+# Only "the object does not exist" (the first release) starts from an empty ledger. Any other
+# download error fails the job, and push refuses to run without a pull, so a fresh, empty
+# ledger can never overwrite the shared one and wipe its sign-offs. Keep one writer at a time
+# (GitHub `concurrency:`, GitLab `resource_group:`).
+set -euo pipefail
+
+mode=${1:?usage: ledger-sync.sh pull|push PLAYBOOK}
+playbook=${2:?usage: ledger-sync.sh pull|push PLAYBOOK}
+uatrun=${UATRUN:-uatrun}
+: "${LEDGER_URL:?set LEDGER_URL to the ledger in object storage}"
+: "${UATRUN_LEDGER:?set UATRUN_LEDGER to the local ledger file}"
+pulled=$UATRUN_LEDGER.pulled-head # the head pulled; empty for a first release
+
+pull() {
+  rm -f "$pulled" "$UATRUN_LEDGER" "$UATRUN_LEDGER-wal" "$UATRUN_LEDGER-shm"
+  mkdir -p "$(dirname "$UATRUN_LEDGER")"
+  local out head=
+  if out=$(aws s3 cp "$LEDGER_URL" "$UATRUN_LEDGER" 2>&1); then
+    out=$("$uatrun" verify-ledger "$playbook") # exits 4 when the chain is broken
+    head=$(sed -n 's/.*, head \([0-9a-f]\{64\}\)$/\1/p' <<<"$out")
+    if [[ -z $head ]]; then
+      echo "cannot read the ledger head from: $out" >&2
+      exit 1
+    fi
+    [[ $head =~ [1-9a-f] ]] || head= # an empty ledger has nothing to protect
+  elif [[ $out == *"(404)"* ]]; then
+    echo "no ledger at $LEDGER_URL yet: this job starts it"
+    rm -f "$UATRUN_LEDGER"
+  else
+    echo "cannot download the ledger from $LEDGER_URL: $out" >&2
+    exit 1
+  fi
+  printf '%s\n' "$head" >"$pulled"
+  echo "ledger head pulled: ${head:-none (first release)}"
+}
+
+push() {
+  if [[ ! -f $pulled ]]; then
+    echo "the ledger was not pulled in this job: not uploading it" >&2
+    exit 1
+  fi
+  if [[ ! -f $UATRUN_LEDGER ]]; then
+    echo "no ledger was written: nothing to upload"
+    exit 0
+  fi
+  local head
+  head=$(<"$pulled")
+  # Exit 4, and no upload, when rows were cut off or the ledger was replaced meanwhile.
+  "$uatrun" verify-ledger "$playbook" ${head:+--head "$head"}
+  aws s3 cp "$UATRUN_LEDGER" "$LEDGER_URL"
+}
+
+case $mode in
+pull) pull ;;
+push) push ;;
+*)
+  echo "usage: ledger-sync.sh pull|push PLAYBOOK" >&2
+  exit 2
+  ;;
+esac
