@@ -55,6 +55,10 @@ push() {
     echo "no ledger was written: nothing to upload"
     exit 0
   fi
+  if [[ -s $UATRUN_LEDGER-wal ]]; then # rows not yet folded into the file would be lost
+    echo "the ledger is still open (non-empty $UATRUN_LEDGER-wal): not uploading it" >&2
+    exit 1
+  fi
   local head
   head=$(<"$pulled")
   # Exit 4, and no upload, when rows were cut off or the ledger was replaced meanwhile.
