@@ -156,14 +156,20 @@ run "verify with the head printed by the last write" 0 verify-ledger pb.yml --he
 run "verify with a head that is not in the chain" 4 verify-ledger pb.yml \
   --head 0000000000000000000000000000000000000000000000000000000000000001
 
+run "the genesis value is not a head" 4 verify-ledger pb.yml \
+  --head 0000000000000000000000000000000000000000000000000000000000000000
+has "is not a chain head: 64 zeros stand before the first row"
+
 write_playbook "Support knows what moved, and where"
 run "a changed playbook needs a new run and new sign-offs" 1 gate pb.yml "${R[@]}" --no-run
 has "GATE CLOSED — the playbook changed since the checks last ran" \
-  "approved by matis for an earlier version of the playbook; the checks changed, sign again"
+  "approved by matis for an earlier version of the playbook; the checks changed, sign again" \
+  "support: rejected by nesserine"
 
-run "gate runs the checks itself" 3 gate pb.yml "${R[@]}" --report-junit gate.xml \
-  --report-json run.json
-has "recorded run" "GATE CLOSED — waiting for 2 sign-offs" "the checks changed, sign again"
+run "gate runs the checks itself; the rejection outlives the playbook change" 1 gate pb.yml \
+  "${R[@]}" --report-junit gate.xml --report-json run.json
+has "recorded run" "GATE CLOSED — rejected by nesserine (support): the invitations screen moved" \
+  "the checks changed, sign again"
 [[ -s gate.xml ]] || fail "no JUnit report"
 out=$(cat run.json)
 step="gate JSON with a run: the run's report plus the verdict"
@@ -177,9 +183,32 @@ run "notes are redacted" 0 history pb.yml --limit 1
 has "login with *** fails"
 lacks "s3cr3t-t0ken-value"
 run "redacted in the gate too" 1 gate pb.yml "${R[@]}" --no-run --report-json red.json
-has "rejected by matis (product): login with *** fails"
+has "(and 1 more rejection)" 'rejected by matis on' '"login with *** fails"'
+
 out=$(cat red.json)
 lacks "s3cr3t-t0ken-value"
+
+run "a run against another target" 0 run pb.yml "${R[@]}" --base-url http://127.0.0.1:1
+run "is not trusted by gate --no-run" 1 gate pb.yml "${R[@]}" --no-run
+has "the checks last ran against another target or other --var values" \
+  "run the checks again against this target and vars"
+run "a run against the playbook's target" 0 run pb.yml "${R[@]}"
+run "is not trusted for other --var values" 1 gate pb.yml "${R[@]}" --no-run --var mode=other
+has "checked another target or other --var values"
+
+if command -v sqlite3 >/dev/null; then
+  cp state/ledger.db pristine.db
+  sqlite3 state/ledger.db "DROP TRIGGER entries_no_update;
+    UPDATE entries SET approve = 1 WHERE seq = (SELECT max(seq) FROM entries WHERE approve = 0);"
+  run "the gate checks the chain first" 4 gate pb.yml "${R[@]}" --no-run
+  has "state/ledger.db" "restore the ledger from a backup"
+  lacks "GATE OPEN"
+  run "status too" 4 status pb.yml "${R[@]}"
+  run "and signoff" 4 signoff pb.yml "${R[@]}" --role support --item support-briefed \
+    --approve --by myriam
+  cp pristine.db state/ledger.db
+  rm -f state/ledger.db-wal state/ledger.db-shm
+fi
 
 printf 'this is not a database, it only has a name like one\n' >broken.db
 export UATRUN_LEDGER=$work/broken.db
