@@ -3,6 +3,7 @@
  * codes turned into sentences that name the URL and say what to do. */
 #include "http.h"
 
+#include "redact.h"
 #include "strbuf.h"
 
 #include <curl/curl.h>
@@ -351,7 +352,8 @@ static int report_failure(const struct uat_http_request *req, CURLcode code, lon
 }
 
 static int take_response(CURL *curl, struct exchange *ex, struct uat_http_response *resp,
-                         const struct uat_http_request *req, struct uat_error *err) {
+                         const struct uat_http_request *req, const char *shown_url,
+                         struct uat_error *err) {
   char *effective = NULL;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
   curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &resp->time_s);
@@ -363,7 +365,7 @@ static int take_response(CURL *curl, struct exchange *ex, struct uat_http_respon
     free(resp->url);
     resp->url = NULL;
     return uat_error_set(err, "%s %s: out of memory while receiving the response", req->method,
-                         req->url);
+                         shown_url);
   }
   resp->body_len = ex->body.len;
   resp->body = ex->body.buf;
@@ -375,29 +377,31 @@ static int take_response(CURL *curl, struct exchange *ex, struct uat_http_respon
   return 0;
 }
 
-int uat_http_client_send(struct uat_http_client *client, const struct uat_http_request *req,
-                         struct uat_http_response *resp, struct uat_error *err) {
-  memset(resp, 0, sizeof *resp);
+/* Sends req; error texts name the request as `shown` (its URL redacted). */
+static int send_request(struct uat_http_client *client, const struct uat_http_request *req,
+                        const struct uat_http_request *shown, struct uat_http_response *resp,
+                        struct uat_error *err) {
   struct exchange ex = {.max_body = req->max_body};
   uat_strbuf_init(&ex.body, 0);
   char errbuf[CURL_ERROR_SIZE] = "";
   struct curl_slist *headers = build_header_list(req);
   if (req->nheaders && !headers)
-    return uat_error_set(err, "%s %s: out of memory building the request", req->method, req->url);
+    return uat_error_set(err, "%s %s: out of memory building the request", shown->method,
+                         shown->url);
 
   CURLcode code = configure_exchange(client->curl, req, &ex, headers, errbuf);
   int rc = 0;
   if (code != CURLE_OK) {
-    rc = uat_error_set(err, "%s %s: cannot set up the request (%s)", req->method, req->url,
+    rc = uat_error_set(err, "%s %s: cannot set up the request (%s)", shown->method, shown->url,
                        curl_easy_strerror(code));
   } else {
     code = curl_easy_perform(client->curl);
     long os_errno = 0;
     curl_easy_getinfo(client->curl, CURLINFO_OS_ERRNO, &os_errno);
     if (code != CURLE_OK || ex.out_of_memory)
-      rc = report_failure(req, code, os_errno, &ex, errbuf, resp, err);
+      rc = report_failure(shown, code, os_errno, &ex, errbuf, resp, err);
     else
-      rc = take_response(client->curl, &ex, resp, req, err);
+      rc = take_response(client->curl, &ex, resp, req, shown->url, err);
   }
   /* The handle must not keep pointers into this frame or into the freed header list. */
   curl_easy_setopt(client->curl, CURLOPT_ERRORBUFFER, NULL);
@@ -405,6 +409,23 @@ int uat_http_client_send(struct uat_http_client *client, const struct uat_http_r
   curl_slist_free_all(headers);
   uat_strbuf_release(&ex.body);
   reset_headers(&ex);
+  return rc;
+}
+
+int uat_http_client_send(struct uat_http_client *client, const struct uat_http_request *req,
+                         struct uat_http_response *resp, struct uat_error *err) {
+  memset(resp, 0, sizeof *resp);
+  if (!req->redactor)
+    return send_request(client, req, req, resp, err);
+  /* Redact the URL before an error text is composed: uat_error cuts long texts, and a cut
+   * through a secret would leave a part the redactor misses. */
+  char *url = uat_redact(req->redactor, req->url);
+  if (!url)
+    return uat_error_set(err, "%s: out of memory preparing the request", req->method);
+  struct uat_http_request shown = *req;
+  shown.url = url;
+  int rc = send_request(client, req, &shown, resp, err);
+  free(url);
   return rc;
 }
 
@@ -428,9 +449,8 @@ static int dump_headers(struct uat_strbuf *sb, const char *prefix,
 }
 
 /* The first bytes of a body; binary data is summarised rather than dumped. */
-static int dump_body(struct uat_strbuf *sb, const char *prefix, const char *body, size_t len) {
-  if (!body || len == 0)
-    return 0;
+static int dump_shown_body(struct uat_strbuf *sb, const char *prefix, const char *body,
+                           size_t len) {
   if (memchr(body, '\0', len))
     return uat_strbuf_addf(sb, "%s [%zu bytes of binary data]\n", prefix, len);
   size_t shown = len < UAT_HTTP_DUMP_BODY_MAX ? len : UAT_HTTP_DUMP_BODY_MAX;
@@ -441,6 +461,21 @@ static int dump_body(struct uat_strbuf *sb, const char *prefix, const char *body
   return uat_strbuf_adds(sb, "\n");
 }
 
+/* Redacts the whole body before the dump cuts it: a cut through a secret would leave a
+ * part the redactor misses. */
+static int dump_body(struct uat_strbuf *sb, const char *prefix, const char *body, size_t len,
+                     const struct uat_redactor *redactor) {
+  if (!body || len == 0)
+    return 0;
+  if (!redactor)
+    return dump_shown_body(sb, prefix, body, len);
+  size_t safe_len = 0;
+  char *safe = uat_redact_n(redactor, body, len, &safe_len);
+  int rc = safe ? dump_shown_body(sb, prefix, safe, safe_len) : -1;
+  free(safe);
+  return rc;
+}
+
 char *uat_http_dump(const struct uat_http_request *req, const struct uat_http_response *resp,
                     const char *failure) {
   struct uat_strbuf sb;
@@ -449,14 +484,14 @@ char *uat_http_dump(const struct uat_http_request *req, const struct uat_http_re
   if (rc == 0)
     rc = dump_headers(&sb, ">", req->headers, req->nheaders);
   if (rc == 0)
-    rc = dump_body(&sb, ">", req->body, req->body_len);
+    rc = dump_body(&sb, ">", req->body, req->body_len, req->redactor);
   if (rc == 0 && resp) {
     rc = uat_strbuf_addf(&sb, "< %ld (%.3fs) %s\n", resp->status, resp->time_s,
                          resp->url ? resp->url : req->url);
     if (rc == 0)
       rc = dump_headers(&sb, "<", resp->headers, resp->nheaders);
     if (rc == 0)
-      rc = dump_body(&sb, "<", resp->body, resp->body_len);
+      rc = dump_body(&sb, "<", resp->body, resp->body_len, req->redactor);
   } else if (rc == 0) {
     rc = uat_strbuf_addf(&sb, "< failed: %s\n", failure ? failure : "unknown error");
   }

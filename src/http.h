@@ -22,6 +22,8 @@ struct uat_http_header_field {
   char *value; /* surrounding whitespace trimmed */
 };
 
+struct uat_redactor;
+
 struct uat_http_request {
   const char *method; /* "GET", "POST", "HEAD", or any other token (sent as is) */
   const char *url;    /* absolute http:// or https:// URL */
@@ -32,6 +34,8 @@ struct uat_http_request {
   double timeout_s; /* whole exchange, connect included; must be > 0 */
   bool follow;      /* follow redirects, at most UAT_HTTP_MAX_REDIRECTS */
   size_t max_body;  /* response body cap in bytes; 0: no cap */
+  /* Hides secrets in error texts and body dumps before they are cut; NULL: none. */
+  const struct uat_redactor *redactor;
 };
 
 struct uat_http_response {

@@ -481,7 +481,7 @@ static int perform(lua_State *L, struct client_box *cbox, bool cookies, const ch
   if (!box->url)
     return raise_redacted(L, err.text);
 
-  struct uat_http_request req = {.method = method, .url = box->url};
+  struct uat_http_request req = {.method = method, .url = box->url, .redactor = env->redactor};
   collect_headers(L, box, env->playbook, opts);
   collect_body(L, box, opts, &req);
   req.headers = box->headers.items;
@@ -614,14 +614,19 @@ static void set_method_functions(lua_State *L, lua_CFunction fn) {
 }
 
 static void register_metatables(lua_State *L) {
+  /* Every metatable has __metatable, so no script can reach or call a __gc itself. */
   luaL_newmetatable(L, REQUEST_MT);
   lua_pushcfunction(L, l_request_gc);
   lua_setfield(L, -2, "__gc");
+  lua_pushliteral(L, "http.request");
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
 
   luaL_newmetatable(L, CLIENT_MT);
   lua_pushcfunction(L, l_client_gc);
   lua_setfield(L, -2, "__gc");
+  lua_pushliteral(L, "http.client");
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
 
   luaL_newmetatable(L, SESSION_MT);
