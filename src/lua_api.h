@@ -50,6 +50,11 @@ void uat_lua_push_json(lua_State *L, const json_t *value);
 /* [-0, +0, -] Converts the Lua value at idx to JSON (caller owns the result); NULL with
  * err set on cycles, functions, non-finite numbers, mixed tables. */
 json_t *uat_lua_to_json(lua_State *L, int idx, struct uat_error *err);
+/* Largest text json.decode / html.parse (and r:json() / r:html()) accept: the smaller of
+ * max_body and a quarter of the check's memory cap, since the parsers' own trees are
+ * allocated outside the Lua allocator that enforces the cap. */
+size_t uat_lua_parse_limit(lua_State *L);
+
 /* [-0, +1, e] Decodes text and pushes it; raises a Lua error naming the cause and the
  * position in the text (used by json.decode and r:json()). */
 void uat_lua_push_decoded_json(lua_State *L, const char *text, size_t len, const char *what);

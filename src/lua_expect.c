@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHOW_MAX 200  /* characters of a value shown in actual/expected */
+#define SHOW_MAX 200     /* characters of a value shown in actual/expected */
+#define MESSAGE_MAX 4096 /* bytes of a script's message kept */
+#define EXPECT_MAX 10000 /* expectations recorded per check */
+#define EXPECT_MAX_TEXT "10000"
 #define EQ_DEPTH 100  /* deep equality gives up (unequal) below this */
 #define SHOW_DEPTH 20 /* nested tables shown as {...} below this */
 
@@ -188,15 +191,56 @@ static const char *push_shown(lua_State *L, int idx) {
 
 /* ---- recording ---------------------------------------------------------------- */
 
+/* Cuts a malloc'd text to at most max bytes, not inside a UTF-8 sequence. */
+static void cut_text(char *text, size_t max) {
+  if (!text || strlen(text) <= max)
+    return;
+  while (max > 0 && ((unsigned char)text[max] & 0xC0) == 0x80)
+    max--;
+  text[max] = '\0';
+}
+
+/* Past EXPECT_MAX recorded expectations, a passing one is only counted as such and a
+ * failing one is recorded once more, so the check still fails: never a false pass.
+ * Returns true when this expectation should be recorded as given. */
+static bool within_limit(lua_State *L, struct uat_check_result *result, bool ok, int *rc) {
+  size_t n = result->nexpectations;
+  *rc = 0;
+  if (n < EXPECT_MAX)
+    return true;
+  char where[256];
+  uat_lua_where(L, 1, where, sizeof where);
+  if (n == EXPECT_MAX)
+    *rc = uat_check_result_add_expectation(
+        result, true, "limit",
+        "further expectations are not recorded (limit " EXPECT_MAX_TEXT
+        "); a failing one still fails the check",
+        NULL, NULL, where);
+  if (*rc == 0 && !ok && result->nexpectations == EXPECT_MAX + 1)
+    *rc = uat_check_result_add_expectation(result, false, "limit",
+                                           "an expectation past the limit of " EXPECT_MAX_TEXT
+                                           " failed; record fewer to see it",
+                                           NULL, NULL, where);
+  return false;
+}
+
 /* Records one expectation (every text redacted) and returns ok to the script. */
 static int record(lua_State *L, bool ok, const char *kind, const char *message, const char *actual,
                   const char *expected) {
   struct uat_lua_ctx *ctx = uat_lua_ctx(L);
   if (!ctx || !ctx->result)
     return luaL_error(L, "expect.%s: no check is running", kind);
+  int limit_rc;
+  if (!within_limit(L, ctx->result, ok, &limit_rc)) {
+    if (limit_rc != 0)
+      return luaL_error(L, "expect.%s: out of memory recording the expectation", kind);
+    lua_pushboolean(L, ok);
+    return 1;
+  }
   char where[256];
   uat_lua_where(L, 1, where, sizeof where);
   char *m = uat_lua_redact(L, message ? message : "");
+  cut_text(m, MESSAGE_MAX); /* after redaction: a cut through a secret would leak a part */
   char *a = actual ? uat_lua_redact(L, actual) : NULL;
   char *e = expected ? uat_lua_redact(L, expected) : NULL;
   char *w = uat_lua_redact(L, where);

@@ -266,6 +266,12 @@ static void ensure_metatables(lua_State *L) {
 }
 
 void uat_lua_push_html_doc(lua_State *L, const char *text, size_t len) {
+  size_t limit = uat_lua_parse_limit(L);
+  if (len > limit)
+    luaL_error(L,
+               "html.parse: input of %I bytes exceeds the limit of %I bytes (the smaller of "
+               "max_body and a quarter of the check's memory cap); parse a smaller text",
+               (LUAI_UACINT)len, (LUAI_UACINT)limit);
   ensure_metatables(L);
   struct lua_doc *d = lua_newuserdatauv(L, sizeof *d, 0);
   d->doc = NULL;

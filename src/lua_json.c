@@ -111,6 +111,12 @@ static int l_json_box_gc(lua_State *L) {
 }
 
 void uat_lua_push_decoded_json(lua_State *L, const char *text, size_t len, const char *what) {
+  size_t limit = uat_lua_parse_limit(L);
+  if (text && len > limit)
+    luaL_error(L,
+               "%s: input of %I bytes exceeds the limit of %I bytes (the smaller of max_body "
+               "and a quarter of the check's memory cap); decode a smaller text",
+               what ? what : "json.decode", (LUAI_UACINT)len, (LUAI_UACINT)limit);
   json_t **box = lua_newuserdatauv(L, sizeof *box, 0);
   *box = NULL;
   lua_createtable(L, 0, 1);
