@@ -460,6 +460,25 @@ static void load_module(lua_State *L, const char *path, const char *chunkname) {
     lua_error(L);
 }
 
+/* [-0, +1, m] Pushes the real path of the module file at path when it lies inside dir
+ * (both resolved, so a symlink cannot lead out of the folder); else returns NULL, pushing
+ * nothing. */
+static const char *push_path_inside(lua_State *L, const char *path, const char *dir) {
+  char *real = realpath(path, NULL);
+  char *real_dir = realpath(dir, NULL);
+  size_t n = real_dir ? strlen(real_dir) : 0;
+  bool inside = real && real_dir && strncmp(real, real_dir, n) == 0 &&
+                (real[n] == '/' || (n > 0 && real_dir[n - 1] == '/'));
+  free(real_dir);
+  if (!inside) {
+    free(real);
+    return NULL;
+  }
+  lua_pushstring(L, real); /* may raise on memory: copy to the stack before freeing below */
+  free(real);
+  return lua_tostring(L, -1);
+}
+
 /* require(name): playbook's checklists/ first, then the bundled folder; cached per state. */
 static int l_require(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
@@ -480,15 +499,24 @@ static int l_require(lua_State *L) {
   bool has_dir = env->playbook && env->playbook->dir;
   luaL_gsub(L, name, ".", "/");
   const char *rel = lua_pushfstring(L, "%s.lua", lua_tostring(L, -1));
-  const char *local = has_dir ? lua_pushfstring(L, "%s/checklists/%s", env->playbook->dir, rel)
-                              : lua_pushfstring(L, "checklists/%s", rel);
-  const char *bundled = lua_pushfstring(L, "%s/%s", uat_sandbox_bundled_dir(env), rel);
+  const char *local_dir =
+      has_dir ? lua_pushfstring(L, "%s/checklists", env->playbook->dir) : "checklists";
+  const char *local = lua_pushfstring(L, "%s/%s", local_dir, rel);
+  const char *bundled_dir = uat_sandbox_bundled_dir(env);
+  const char *bundled = lua_pushfstring(L, "%s/%s", bundled_dir, rel);
   const char *path;
   if (has_dir && uat_path_is_file(local)) {
-    path = local;
+    path = push_path_inside(L, local, local_dir);
+    if (!path)
+      return luaL_error(L, "module '%s' resolves outside checklists/ (symlink); refusing", name);
     lua_pushfstring(L, "@checklists/%s", rel);
   } else if (uat_path_is_file(bundled)) {
-    path = bundled;
+    path = push_path_inside(L, bundled, bundled_dir);
+    if (!path)
+      return luaL_error(L,
+                        "module '%s' resolves outside the bundled checklists folder '%s' "
+                        "(symlink); refusing",
+                        name, bundled_dir);
     lua_pushfstring(L, "@bundled/%s", rel);
   } else {
     return luaL_error(L, "module '%s' not found: looked in '%s' and '%s'", name, local, bundled);

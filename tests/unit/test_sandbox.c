@@ -73,6 +73,13 @@ static int setup(void **state) {
   assert_int_equal(mkdir(f->bundled, 0700), 0);
   write_file(f->bundled, "util.lua", "return { where = 'bundled' }\n");
   write_file(f->bundled, "shared.lua", "return { where = 'bundled shared' }\n");
+  /* A module that is a symlink out of checklists/, and one that stays inside. */
+  write_file(f->dir, "outside.lua", "return 'outside'\n");
+  char link[160];
+  snprintf(link, sizeof link, "%s/checklists/escape.lua", f->dir);
+  assert_int_equal(symlink("../outside.lua", link), 0);
+  snprintf(link, sizeof link, "%s/checklists/inside.lua", f->dir);
+  assert_int_equal(symlink("sub/mod.lua", link), 0);
 
   f->secret = (struct uat_secret){.name = "token", .env = "TM_TOKEN", .value = SECRET};
   f->pb.path = "PLAYBOOK.yml";
@@ -428,6 +435,10 @@ static const struct script_case require_cases[] = {
      "checklists/raises.lua:2: module failed"},
     {"failed module can be retried", "local ok = pcall(require, 'raises')\nrequire('raises')",
      UAT_OUTCOME_ERROR, "checklists/raises.lua:2: module failed"},
+    {"symlink out of checklists/", "require('escape')", UAT_OUTCOME_ERROR,
+     "module 'escape' resolves outside checklists/ (symlink); refusing"},
+    {"symlink inside checklists/", "expect.eq(require('inside'), 'sub module')", UAT_OUTCOME_PASS,
+     NULL},
     {"not found", "require('nope')", UAT_OUTCOME_ERROR, "module 'nope' not found: looked in '"},
     {"not a string", "require({})", UAT_OUTCOME_ERROR, "bad argument #1 to 'require'"},
 };
