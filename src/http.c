@@ -509,10 +509,17 @@ static const char *url_problem(CURLUcode code) {
   return curl_url_strerror(code);
 }
 
-char *uat_http_resolve_url(const char *base, const char *ref, struct uat_error *err) {
+char *uat_http_resolve_url(const char *base, const char *ref, const struct uat_redactor *redactor,
+                           struct uat_error *err) {
+  /* Messages quote the URLs: redact them whole before the error text can cut them. */
+  char *ref_shown = uat_redact(redactor, ref);
+  char *base_shown = uat_redact(redactor, base ? base : "");
   CURLU *u = curl_url();
-  if (!u) {
-    uat_error_set(err, "out of memory resolving URL '%s'", ref);
+  if (!u || !ref_shown || !base_shown) {
+    uat_error_set(err, "out of memory resolving a URL");
+    free(ref_shown);
+    free(base_shown);
+    curl_url_cleanup(u);
     return NULL;
   }
   char *resolved = NULL;
@@ -523,7 +530,7 @@ char *uat_http_resolve_url(const char *base, const char *ref, struct uat_error *
       uat_error_set(err,
                     "base URL '%s' is not a valid URL (%s); fix target.base_url or "
                     "--base-url",
-                    base, url_problem(code));
+                    base_shown, url_problem(code));
       goto done;
     }
   }
@@ -531,26 +538,28 @@ char *uat_http_resolve_url(const char *base, const char *ref, struct uat_error *
   code = curl_url_set(u, CURLUPART_URL, ref, 0);
   if (code != CURLUE_OK) {
     if (base && *base)
-      uat_error_set(err, "URL '%s' is not valid (%s)", ref, url_problem(code));
+      uat_error_set(err, "URL '%s' is not valid (%s)", ref_shown, url_problem(code));
     else
       uat_error_set(err,
                     "URL '%s' is not absolute and there is no base URL (%s); set "
                     "target.base_url or pass a full http:// URL",
-                    ref, url_problem(code));
+                    ref_shown, url_problem(code));
     goto done;
   }
   char *text = NULL;
   code = curl_url_get(u, CURLUPART_URL, &text, 0);
   if (code != CURLUE_OK) {
-    uat_error_set(err, "URL '%s' is not valid (%s)", ref, url_problem(code));
+    uat_error_set(err, "URL '%s' is not valid (%s)", ref_shown, url_problem(code));
     goto done;
   }
   resolved = strdup(text);
   curl_free(text);
   if (!resolved)
-    uat_error_set(err, "out of memory resolving URL '%s'", ref);
+    uat_error_set(err, "out of memory resolving URL '%s'", ref_shown);
 done:
   curl_url_cleanup(u);
+  free(ref_shown);
+  free(base_shown);
   return resolved;
 }
 

@@ -78,8 +78,10 @@ char *uat_http_dump(const struct uat_http_request *req, const struct uat_http_re
 
 /* The absolute URL that ref names: ref itself when absolute, else resolved against base
  * as RFC 3986 says ("/api/x" against "http://h/app/" is "http://h/api/x"). base may be
- * NULL or "". Returns a new string (caller frees), or NULL with err set. */
-char *uat_http_resolve_url(const char *base, const char *ref, struct uat_error *err);
+ * NULL or "". URLs quoted in err are redacted (redactor may be NULL). Returns a new string (caller
+ * frees), or NULL with err set. */
+char *uat_http_resolve_url(const char *base, const char *ref, const struct uat_redactor *redactor,
+                           struct uat_error *err);
 
 /* "a=1&b=x%20y": fields percent-encoded as application/x-www-form-urlencoded, in the given
  * order. Returns a new string (caller frees), NULL when memory ran out. */

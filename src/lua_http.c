@@ -477,7 +477,7 @@ static int perform(lua_State *L, struct client_box *cbox, bool cookies, const ch
     opts = plain_table(L, opts);
   struct request_box *box = push_request_box(L);
   struct uat_error err;
-  box->url = uat_http_resolve_url(env->base_url, url, &err);
+  box->url = uat_http_resolve_url(env->base_url, url, env->redactor, &err);
   if (!box->url)
     return raise_redacted(L, err.text);
 
