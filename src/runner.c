@@ -36,8 +36,8 @@ long uat_runner_select(const struct uat_playbook *pb, const char *const *only, s
 struct work {
   const struct uat_runner_options *opts;
   struct uat_run_result *run;
-  const struct uat_check **todo; /* selected checks, in playbook order */
-  size_t next;                   /* next index of todo to start */
+  const struct uat_check **queue; /* selected checks, in playbook order */
+  size_t next;                   /* next index of queue to start */
   size_t done;
   pthread_mutex_t lock;
   int failed; /* a result could not be allocated */
@@ -186,7 +186,7 @@ static void *worker(void *arg) {
     if (!stop) {
       w->next++;
       if (o->on_start)
-        o->on_start(w->todo[i], o->ctx);
+        o->on_start(w->queue[i], o->ctx);
     }
     pthread_mutex_unlock(&w->lock);
     if (stop)
@@ -194,7 +194,7 @@ static void *worker(void *arg) {
 
     struct uat_error err;
     bool stuck = false;
-    int rc = run_check(o, w->todo[i], &w->run->checks[i], &err, &stuck);
+    int rc = run_check(o, w->queue[i], &w->run->checks[i], &err, &stuck);
 
     pthread_mutex_lock(&w->lock);
     w->run->abandoned += stuck;
@@ -265,15 +265,15 @@ struct uat_run_result *uat_runner_run(const struct uat_runner_options *o, struct
   struct work w = {.opts = o};
   if (count < 0)
     goto out;
-  w.todo = calloc((size_t)count + 1, sizeof *w.todo);
+  w.queue = calloc((size_t)count + 1, sizeof *w.queue);
   w.run = new_run(o, (size_t)count);
-  if (!w.todo || !w.run) {
+  if (!w.queue || !w.run) {
     uat_error_set(err, "out of memory");
     goto out;
   }
   for (size_t c = 0, k = 0; c < pb->nchecks; c++)
     if (selected[c])
-      w.todo[k++] = &pb->checks[c];
+      w.queue[k++] = &pb->checks[c];
 
   pthread_mutex_init(&w.lock, NULL);
   w.run->started_at = (int64_t)time(NULL);
@@ -299,6 +299,6 @@ struct uat_run_result *uat_runner_run(const struct uat_runner_options *o, struct
   }
 out:
   free(selected);
-  free(w.todo);
+  free(w.queue);
   return count < 0 ? NULL : w.run;
 }
