@@ -57,7 +57,10 @@ start() {
   screen=
   local cmd
   printf -v cmd '%q ' "$uatrun" "$@"
-  coproc PTY { script -qfec "$cmd" /dev/null 2>&1; }
+  # `exec`: script(1) runs the command through $SHELL -c; a shell left waiting in
+  # between (dash, CI's /bin/sh) also takes the Ctrl-C and dies of it (exit 130),
+  # hiding uatrun's own exit code.
+  coproc PTY { script -qfec "exec $cmd" /dev/null 2>&1; }
   exec {pty_out}<&"${PTY[0]}" {pty_in}>&"${PTY[1]}"
   pty_pid=$PTY_PID
 }
