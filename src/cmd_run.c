@@ -5,6 +5,7 @@
 #include "fsutil.h"
 #include "ledger.h"
 #include "report.h"
+#include "report_text.h"
 #include "runner.h"
 #include "sandbox.h"
 
@@ -93,6 +94,23 @@ static int record_run(struct uat_context *ctx, struct uat_ledger *ledger,
   return UAT_EXIT_OK;
 }
 
+/* The ledger keeps each check's error inside JSON, which must be UTF-8, and a script can
+ * raise any bytes (a response body quoted in error()): repair them as the reports do, so
+ * such a check is recorded as the error it is instead of failing the ledger write. */
+static int repair_errors(struct uat_run_result *run) {
+  for (size_t i = 0; i < run->nchecks; i++) {
+    struct uat_check_result *c = &run->checks[i];
+    if (!c->error)
+      continue;
+    char *clean = uat_report_text_clean(c->error, UAT_TEXT_UTF8);
+    if (!clean)
+      return -1;
+    free(c->error);
+    c->error = clean;
+  }
+  return 0;
+}
+
 static struct uat_run_result *run_checks(struct uat_context *ctx, const char *digest,
                                          struct uat_error *err) {
   const struct uat_cli_options *o = ctx->opts;
@@ -139,7 +157,8 @@ static struct uat_run_result *run_checks(struct uat_context *ctx, const char *di
   /* Reports print the base URL: only ever its redacted form. */
   free(run->base_url);
   run->base_url = strdup(ctx->base_url_shown);
-  if (!run->release || !run->commit || !run->digest || !run->fingerprint || !run->base_url) {
+  if (!run->release || !run->commit || !run->digest || !run->fingerprint || !run->base_url ||
+      repair_errors(run) != 0) {
     uat_run_result_free(run);
     uat_error_set(err, "out of memory");
     return NULL;
