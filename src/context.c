@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *first_env(const char *const *names) {
@@ -179,4 +180,45 @@ int uat_context_check_report_path(const char *path, const char *option, struct u
                               path, dir ? dir : "?");
   free(dir);
   return rc;
+}
+
+/* Where the file at path is or will be: its folder's real path joined with its own name;
+ * NULL when the folder cannot be resolved. */
+static char *resolved_report_path(const char *path) {
+  char *dir = uat_path_dirname(path);
+  char *real = dir ? realpath(dir, NULL) : NULL;
+  const char *slash = strrchr(path, '/');
+  char *joined = real ? uat_path_join(real, slash ? slash + 1 : path) : NULL;
+  free(dir);
+  free(real);
+  return joined;
+}
+
+/* Whether two report paths name one regular file (a device such as /dev/null takes both). */
+static bool same_report_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  bool a_exists = stat(a, &sa) == 0, b_exists = stat(b, &sb) == 0;
+  if (a_exists && b_exists)
+    return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (a_exists != b_exists)
+    return false;
+  if (strcmp(a, b) == 0)
+    return true;
+  char *ra = resolved_report_path(a), *rb = resolved_report_path(b);
+  bool same = ra && rb && strcmp(ra, rb) == 0;
+  free(ra);
+  free(rb);
+  return same;
+}
+
+int uat_context_check_report_paths(const char *junit, const char *json, struct uat_error *err) {
+  if (uat_context_check_report_path(junit, "--report-junit", err) != 0 ||
+      uat_context_check_report_path(json, "--report-json", err) != 0)
+    return -1;
+  if (junit && json && same_report_file(junit, json))
+    return uat_error_set(err,
+                         "--report-junit '%s' and --report-json '%s' name the same file, so the "
+                         "JSON report would replace the JUnit one; give them different names",
+                         junit, json);
+  return 0;
 }

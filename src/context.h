@@ -39,6 +39,9 @@ const char *uat_context_env_commit(void);
 /* A report path must be a file in an existing, writable folder: checked before
  * anything runs, so a bad path is a usage error (exit 2) with nothing run. */
 int uat_context_check_report_path(const char *path, const char *option, struct uat_error *err);
+/* Both report paths (either may be NULL) as above, and not one file: the second report
+ * would silently replace the first. */
+int uat_context_check_report_paths(const char *junit, const char *json, struct uat_error *err);
 
 /* Runs the selected checks with terminal output, writes the --report-* files and
  * records the run in the ledger (prints the new chain head). Shared by run and gate.
