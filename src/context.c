@@ -173,7 +173,17 @@ int uat_context_check_report_path(const char *path, const char *option, struct u
     return 0;
   if (uat_path_is_dir(path))
     return uat_error_set(err, "%s '%s' is a folder; give a file name", option, path);
-  char *dir = uat_path_dirname(path);
+  /* A device, a pipe or /dev/stdout is written in place, not replaced. */
+  if (uat_path_written_in_place(path))
+    return access(path, W_OK) == 0 ? 0
+                                   : uat_error_set(err, "%s '%s' cannot be written", option, path);
+  if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
+    return uat_error_set(err, "%s '%s' is read-only; make it writable or give another file name",
+                         option, path);
+  /* A symbolic link is followed: the folder that matters is the one of the file it names. */
+  char *real = realpath(path, NULL);
+  char *dir = uat_path_dirname(real ? real : path);
+  free(real);
   int ok = dir && uat_path_is_dir(dir) && access(dir, W_OK) == 0;
   int rc = ok ? 0
               : uat_error_set(err, "%s '%s': folder '%s' does not exist or is not writable", option,
@@ -196,6 +206,8 @@ static char *resolved_report_path(const char *path) {
 
 /* Whether two report paths name one regular file (a device such as /dev/null takes both). */
 static bool same_report_file(const char *a, const char *b) {
+  if (uat_path_written_in_place(a) || uat_path_written_in_place(b))
+    return false;
   struct stat sa, sb;
   bool a_exists = stat(a, &sa) == 0, b_exists = stat(b, &sb) == 0;
   if (a_exists && b_exists)

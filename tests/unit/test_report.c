@@ -11,6 +11,7 @@
 #include "report_text.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
@@ -765,6 +766,81 @@ static void json_replaces_existing_file_whole(void **state) {
   uat_run_result_free(run);
 }
 
+/* Reports follow a symbolic link (the file it names is replaced, the link stays), and a
+ * device or a descriptor (/dev/null, /dev/full, /dev/fd/N) is written in place, never
+ * replaced by a rename: as root, a rename would put a regular file where /dev/null was. */
+static void reports_follow_links_and_write_devices_in_place(void **state) {
+  struct uat_run_result *run = mixed_run();
+  struct uat_error err = {{0}};
+  char *dir = make_tmpdir();
+  char *other = join(dir, "other");
+  assert_int_equal(mkdir(other, 0700), 0);
+  char *target = join(other, "report.json");
+  char *link = join(dir, "link.json");
+  FILE *f = fopen(target, "w");
+  assert_non_null(f);
+  fputs("old", f);
+  fclose(f);
+  assert_int_equal(symlink("other/report.json", link), 0);
+  assert_int_equal(uat_report_json_write(run, NULL, link, &err), 0);
+  struct stat st;
+  assert_int_equal(lstat(link, &st), 0);
+  assert_true(S_ISLNK(st.st_mode));
+  json_t *root = load_json(target);
+  assert_string_equal(jstr(root, "checks.0.id"), "home");
+  json_decref(root);
+  char names[256];
+  list_dir(other, names, sizeof names);
+  assert_string_equal(names, "report.json,");
+
+  char *null_link = join(dir, "null.xml");
+  assert_int_equal(symlink("/dev/null", null_link), 0);
+  assert_int_equal(uat_report_junit_write(run, null_link, &err), 0);
+  assert_int_equal(lstat(null_link, &st), 0);
+  assert_true(S_ISLNK(st.st_mode));
+  assert_int_equal(stat("/dev/null", &st), 0);
+  assert_true(S_ISCHR(st.st_mode));
+
+  /* Disk full: the error reaches the caller, and the device stays. */
+  if (stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode)) {
+    assert_int_equal(uat_report_json_write(run, NULL, "/dev/full", &err), -1);
+    assert_contains(err.text, "'/dev/full'");
+    assert_contains(err.text, "No space left on device");
+    assert_int_equal(stat("/dev/full", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+  }
+  static char dev_names[16384];
+  list_dir("/dev", dev_names, sizeof dev_names);
+  assert_null(strstr(dev_names, ".tmp."));
+
+  /* /dev/stdout redirected to a file: the report is appended to the stream. */
+  char *out = join(dir, "stdout.txt");
+  int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "terminal output\n", 16), 16);
+  char fd_path[64];
+  snprintf(fd_path, sizeof fd_path, "/dev/fd/%d", fd);
+  assert_int_equal(uat_report_json_write(run, NULL, fd_path, &err), 0);
+  close(fd);
+  f = fopen(out, "r");
+  assert_non_null(f);
+  char first[64] = "";
+  assert_non_null(fgets(first, sizeof first, f));
+  assert_string_equal(first, "terminal output\n");
+  assert_non_null(fgets(first, sizeof first, f));
+  assert_string_equal(first, "{\n");
+  fclose(f);
+
+  remove_tree(dir);
+  free(out);
+  free(null_link);
+  free(link);
+  free(target);
+  free(other);
+  free(dir);
+  uat_run_result_free(run);
+}
+
 /* ---- text cleaning ---- */
 
 struct clean_case {
@@ -825,6 +901,7 @@ int main(void) {
       cmocka_unit_test(json_extra_fields_merge),
       cmocka_unit_test(json_extra_fields_refused),
       cmocka_unit_test(json_replaces_existing_file_whole),
+      cmocka_unit_test(reports_follow_links_and_write_devices_in_place),
       cmocka_unit_test(json_unwritable_path),
       cmocka_unit_test(text_clean_table),
   };
