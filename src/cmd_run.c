@@ -55,10 +55,16 @@ static int compile_selected(struct uat_context *ctx, struct uat_error *err) {
   return rc;
 }
 
+/* A dumb terminal cannot clear a line: the progress line's escape sequences would show raw. */
+static bool term_is_dumb(void) {
+  const char *term = getenv("TERM");
+  return term && strcmp(term, "dumb") == 0;
+}
+
 static void term_from_options(const struct uat_cli_options *o, struct uat_term *t) {
   t->out = o->out;
   t->color = o->color;
-  t->progress = o->stdout_tty && !o->quiet;
+  t->progress = o->stdout_tty && !o->quiet && !term_is_dumb();
   t->quiet = o->quiet;
   t->verbose = o->verbose;
 }
