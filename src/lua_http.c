@@ -149,18 +149,24 @@ static void add_field(lua_State *L, struct field_list *list, const char *name, c
   list->n++;
 }
 
-static void check_header_text(lua_State *L, const char *name, const char *value) {
-  if (!*name || strpbrk(name, ": \t\r\n"))
+/* Lengths are Lua's: a NUL byte would silently cut the text at C's end of string. */
+static void check_header_text(lua_State *L, const char *name, size_t name_len, const char *value,
+                              size_t value_len) {
+  if (!*name || strpbrk(name, ": \t\r\n") || strlen(name) != name_len)
     luaL_error(L, "http: invalid header name '%s'; names are single words like 'X-Token'", name);
   if (strpbrk(value, "\r\n"))
     luaL_error(L, "http: the value of header '%s' holds a line break; remove it", name);
+  if (strlen(value) != value_len)
+    luaL_error(L, "http: the value of header '%s' holds a NUL byte; remove it", name);
 }
 
-/* [-0, +1, e] The string form of a scalar option value at idx; raises for others. */
-static const char *scalar_string(lua_State *L, int idx, const char *what, const char *key) {
+/* [-0, +1, e] The string form of a scalar option value at idx (its length in *len);
+ * raises for others. */
+static const char *scalar_string(lua_State *L, int idx, const char *what, const char *key,
+                                 size_t *len) {
   int t = lua_type(L, idx);
   if (t == LUA_TSTRING || t == LUA_TNUMBER || t == LUA_TBOOLEAN)
-    return luaL_tolstring(L, idx, NULL);
+    return luaL_tolstring(L, idx, len);
   luaL_error(L, "http: %s '%s' must be a string or a number, not %s", what, key,
              luaL_typename(L, idx));
   return NULL;
@@ -180,9 +186,10 @@ static void collect_headers(lua_State *L, struct request_box *box, const struct 
     while (lua_next(L, script)) {
       if (lua_type(L, -2) != LUA_TSTRING)
         luaL_error(L, "http: header names must be strings, not %s", luaL_typename(L, -2));
-      const char *name = lua_tostring(L, -2);
-      const char *value = scalar_string(L, -1, "header", name);
-      check_header_text(L, name, value);
+      size_t name_len = 0, value_len = 0;
+      const char *name = lua_tolstring(L, -2, &name_len);
+      const char *value = scalar_string(L, -1, "header", name, &value_len);
+      check_header_text(L, name, name_len, value, value_len);
       add_field(L, &box->headers, name, value);
       lua_pop(L, 2);
     }
@@ -207,8 +214,12 @@ static void encode_form(lua_State *L, struct request_box *box, int form) {
   while (lua_next(L, form)) {
     if (lua_type(L, -2) != LUA_TSTRING)
       luaL_error(L, "http: form field names must be strings, not %s", luaL_typename(L, -2));
-    const char *name = lua_tostring(L, -2);
-    add_field(L, &box->form, name, scalar_string(L, -1, "form field", name));
+    size_t name_len = 0, value_len = 0;
+    const char *name = lua_tolstring(L, -2, &name_len);
+    const char *value = scalar_string(L, -1, "form field", name, &value_len);
+    if (strlen(name) != name_len || strlen(value) != value_len)
+      luaL_error(L, "http: form field '%s' holds a NUL byte; send binary data as opts.body", name);
+    add_field(L, &box->form, name, value);
     lua_pop(L, 2);
   }
   qsort(box->form.items, box->form.n, sizeof *box->form.items, compare_fields);
