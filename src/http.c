@@ -298,9 +298,13 @@ static bool is_tls_error(CURLcode code) {
   }
 }
 
+static bool is_http_url(const char *url) {
+  return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
 /* Turns a failed transfer into one sentence: friendly cause first, curl's words after. */
 static int report_failure(const struct uat_http_request *req, CURLcode code, long os_errno,
-                          const struct exchange *ex, const char *errbuf,
+                          long status, const struct exchange *ex, const char *errbuf,
                           struct uat_http_response *resp, struct uat_error *err) {
   const char *detail = *errbuf ? errbuf : curl_easy_strerror(code);
   char extra[256];
@@ -311,9 +315,15 @@ static int report_failure(const struct uat_http_request *req, CURLcode code, lon
                          "raise max_body in the request options",
                          req->method, req->url, extra);
   }
-  if (ex->out_of_memory || code == CURLE_OUT_OF_MEMORY)
+  if (ex->out_of_memory)
     return uat_error_set(err, "%s %s: out of memory while receiving the response", req->method,
                          req->url);
+  /* curl also says "out of memory" for a header line past its 100 KB limit. */
+  if (code == CURLE_OUT_OF_MEMORY)
+    return uat_error_set(err,
+                         "%s %s: the response could not be received: out of memory, or a "
+                         "response header line longer than 100 KB (%s)",
+                         req->method, req->url, detail);
   switch (code) {
   case CURLE_COULDNT_CONNECT:
     return uat_error_set(err, "%s %s: %s (%s); check that the server is up and the URL is right",
@@ -339,9 +349,24 @@ static int report_failure(const struct uat_http_request *req, CURLcode code, lon
   case CURLE_PARTIAL_FILE:
     return uat_error_set(err, "%s %s: connection broken during the exchange (%s)", req->method,
                          req->url, detail);
-  case CURLE_URL_MALFORMAT:
   case CURLE_UNSUPPORTED_PROTOCOL:
+    /* An http(s) URL that got this far was answered: by a reply that is not HTTP (0.9 or
+     * garbage, no status), or by a redirect to another scheme (a 3xx status). */
+    if (is_http_url(req->url) && (status < 300 || status > 399))
+      return uat_error_set(err, "%s %s: the server's reply is not HTTP (%s)", req->method, req->url,
+                           detail);
+    if (is_http_url(req->url))
+      return uat_error_set(err,
+                           "%s %s: redirected to a URL that is not a valid http:// or https:// "
+                           "URL (%s); pass follow = false to see the Location",
+                           req->method, req->url, detail);
     return uat_error_set(err, "%s %s: not a valid http:// or https:// URL (%s)", req->method,
+                         req->url, detail);
+  case CURLE_URL_MALFORMAT:
+    return uat_error_set(err, "%s %s: not a valid http:// or https:// URL (%s)", req->method,
+                         req->url, detail);
+  case CURLE_WEIRD_SERVER_REPLY:
+    return uat_error_set(err, "%s %s: the server's reply is not valid HTTP (%s)", req->method,
                          req->url, detail);
   default:
     if (is_tls_error(code))
@@ -396,10 +421,11 @@ static int send_request(struct uat_http_client *client, const struct uat_http_re
                        curl_easy_strerror(code));
   } else {
     code = curl_easy_perform(client->curl);
-    long os_errno = 0;
+    long os_errno = 0, status = 0;
     curl_easy_getinfo(client->curl, CURLINFO_OS_ERRNO, &os_errno);
+    curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &status);
     if (code != CURLE_OK || ex.out_of_memory)
-      rc = report_failure(shown, code, os_errno, &ex, errbuf, resp, err);
+      rc = report_failure(shown, code, os_errno, status, &ex, errbuf, resp, err);
     else
       rc = take_response(client->curl, &ex, resp, req, shown->url, err);
   }

@@ -9,6 +9,10 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +183,97 @@ static void test_network_failures(void **state) {
   }
 }
 
+/* A one-shot server on 127.0.0.1 that answers the first request with canned bytes, for
+ * replies libmicrohttpd would never send. */
+struct raw_server {
+  int fd;
+  unsigned port;
+  const char *reply;
+  size_t reply_len;
+  pthread_t thread;
+};
+
+static void *raw_serve(void *arg) {
+  struct raw_server *rs = arg;
+  int c = accept(rs->fd, NULL, NULL);
+  if (c >= 0) {
+    char buf[4096];
+    ssize_t n = read(c, buf, sizeof buf); /* the request fits in one read on loopback */
+    (void)n;
+    for (size_t done = 0; done < rs->reply_len;) {
+      ssize_t w = write(c, rs->reply + done, rs->reply_len - done);
+      if (w <= 0)
+        break;
+      done += (size_t)w;
+    }
+    close(c);
+  }
+  return NULL;
+}
+
+static void raw_start(struct raw_server *rs, const char *reply, size_t len) {
+  rs->fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(rs->fd >= 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(bind(rs->fd, (struct sockaddr *)&addr, sizeof addr), 0);
+  assert_int_equal(listen(rs->fd, 1), 0);
+  socklen_t alen = sizeof addr;
+  assert_int_equal(getsockname(rs->fd, (struct sockaddr *)&addr, &alen), 0);
+  rs->port = ntohs(addr.sin_port);
+  rs->reply = reply;
+  rs->reply_len = len;
+  assert_int_equal(pthread_create(&rs->thread, NULL, raw_serve, rs), 0);
+}
+
+static void raw_stop(struct raw_server *rs) {
+  pthread_join(rs->thread, NULL);
+  close(rs->fd);
+}
+
+/* Replies that are not HTTP are named as such, not as a bad URL or as lack of memory. */
+static void test_broken_replies(void **state) {
+  struct fixture *fx = *state;
+  static char giant[200 * 1024];
+  int n = snprintf(giant, sizeof giant, "HTTP/1.1 200 OK\r\nX-Big: ");
+  memset(giant + n, 'a', sizeof giant - (size_t)n);
+  static const char tail[] = "\r\nContent-Length: 0\r\n\r\n";
+  memcpy(giant + sizeof giant - sizeof tail, tail, sizeof tail); /* NUL-terminated */
+  static const struct {
+    const char *reply;
+    const char *want, *unwanted;
+  } cases[] = {
+      {"NOT HTTP AT ALL\r\n\r\n", "the server's reply is not HTTP (", "not a valid http"},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nno colon here\r\n\r\nok",
+       "the server's reply is not valid HTTP (", NULL},
+      {giant, "a response header line longer than 100 KB", NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct raw_server rs;
+    raw_start(&rs, cases[i].reply,
+              cases[i].reply == giant ? sizeof giant - 1 : strlen(cases[i].reply));
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/x", rs.port);
+    struct uat_http_client *client = uat_http_client_new(false, NULL);
+    assert_non_null(client);
+    struct uat_http_request req = get(url);
+    struct uat_http_response resp;
+    struct uat_error err = {""};
+    assert_int_equal(uat_http_client_send(client, &req, &resp, &err), -1);
+    uat_http_client_free(client);
+    raw_stop(&rs);
+    if (!strstr(err.text, cases[i].want) || !strstr(err.text, url))
+      fail_msg("case %zu: error \"%s\" lacks \"%s\"", i, err.text, cases[i].want);
+    if (cases[i].unwanted && strstr(err.text, cases[i].unwanted))
+      fail_msg("case %zu: error \"%s\" says \"%s\"", i, err.text, cases[i].unwanted);
+  }
+  /* A redirect to another scheme names the redirect. */
+  struct uat_http_request req = get(url_of(fx, "/redirect-to?url=file:///etc/passwd"));
+  struct uat_http_response resp;
+  struct uat_error err = {""};
+  assert_int_equal(uat_http_client_send(fx->client, &req, &resp, &err), -1);
+  assert_non_null(strstr(err.text, "redirected to a URL that is not a valid http:// or https://"));
+}
+
 static void test_timeout(void **state) {
   struct fixture *fx = *state;
   struct uat_http_request req = get(url_of(fx, "/slow?ms=3000"));
@@ -295,6 +390,7 @@ int main(void) {
       cmocka_unit_test(test_redirects),
       cmocka_unit_test(test_only_http_schemes),
       cmocka_unit_test(test_network_failures),
+      cmocka_unit_test(test_broken_replies),
       cmocka_unit_test(test_timeout),
       cmocka_unit_test(test_body_cap),
       cmocka_unit_test(test_cookie_jar_only_with_cookies),
