@@ -1172,6 +1172,15 @@ static int scan_events(struct loader *L, const char *buf, size_t len) {
 }
 
 static int load_document(struct loader *L, const char *buf, size_t len) {
+  /* libyaml stops at a NUL byte as if the file ended there: what follows would be ignored. */
+  const char *nul = memchr(buf, '\0', len);
+  if (nul) {
+    int line, col;
+    position_of(buf, len, (size_t)(nul - buf), &line, &col);
+    return fail_at(L, line, col,
+                   "the file contains a NUL byte; a playbook is UTF-8 text: remove it or save the "
+                   "file again as text");
+  }
   if (scan_events(L, buf, len) != 0)
     return -1;
   yaml_parser_t parser;

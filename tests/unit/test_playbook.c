@@ -41,14 +41,19 @@ struct scratch {
   char path[128];
 };
 
-static void scratch_open(struct scratch *s, const char *yaml) {
+/* Writes len bytes (which may hold NUL bytes) as the playbook. */
+static void scratch_open_bytes(struct scratch *s, const char *yaml, size_t len) {
   snprintf(s->dir, sizeof s->dir, "/tmp/uat-playbook-XXXXXX");
   assert_non_null(mkdtemp(s->dir));
   snprintf(s->path, sizeof s->path, "%s/pb.yml", s->dir);
   FILE *f = fopen(s->path, "wb");
   assert_non_null(f);
-  assert_int_equal(fwrite(yaml, 1, strlen(yaml), f), strlen(yaml));
+  assert_int_equal(fwrite(yaml, 1, len, f), len);
   assert_int_equal(fclose(f), 0);
+}
+
+static void scratch_open(struct scratch *s, const char *yaml) {
+  scratch_open_bytes(s, yaml, strlen(yaml));
 }
 
 static void scratch_close(struct scratch *s) {
@@ -783,6 +788,18 @@ static void test_deep_nesting(void **state) {
   scratch_close(&s);
 }
 
+/* libyaml takes a NUL byte for the end of the file: what follows it must not be ignored. */
+static void test_nul_byte(void **state) {
+  static const char yaml[] = HEAD "checks:\n  - id: a\n    run: x()\0\n  - id: a\n    bogus: 1\n";
+  struct scratch s;
+  scratch_open_bytes(&s, yaml, sizeof yaml - 1);
+  struct uat_error err;
+  assert_null(load_with(s.path, NULL, &err));
+  assert_error_at(&err, s.path, 5, 13,
+                  (const char *const[]){"contains a NUL byte", "UTF-8 text", NULL});
+  scratch_close(&s);
+}
+
 /* Many checks load quickly; ids stay unique-checked across all of them. */
 static void test_many_checks(void **state) {
   enum { N = 2000 };
@@ -828,6 +845,7 @@ int main(void) {
       cmocka_unit_test(test_inline_run_positions),
       cmocka_unit_test(test_deep_nesting),
       cmocka_unit_test(test_many_checks),
+      cmocka_unit_test(test_nul_byte),
       cmocka_unit_test(test_free_null),
   };
   enum { NFIXED = sizeof fixed / sizeof fixed[0] };
