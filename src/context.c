@@ -4,6 +4,7 @@
 
 #include "digest.h"
 #include "fsutil.h"
+#include "http.h"
 #include "strbuf.h"
 
 #include <stdlib.h>
@@ -75,6 +76,27 @@ static bool valid_base_url(const char *url) {
   return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
 }
 
+/* A base URL curl cannot parse ("http://", a bad port, a space) would make every check
+ * error at its first request, and the run be recorded: it is an input error, found here. */
+static int check_base_url(const struct uat_context *ctx, const char *base, struct uat_error *err) {
+  const struct uat_cli_options *o = ctx->opts;
+  const struct uat_playbook *pb = ctx->playbook;
+  struct uat_error e;
+  char *resolved = NULL;
+  if (!valid_base_url(base))
+    uat_error_set(&e, "base URL '%s' must start with http:// or https://; fix %s",
+                  ctx->base_url_shown, o->base_url ? "--base-url" : "target.base_url");
+  else
+    resolved = uat_http_resolve_url(base, "/", &ctx->redactor, &e); /* NULL: e says why */
+  bool ok = resolved != NULL;
+  free(resolved);
+  if (ok)
+    return 0;
+  if (o->base_url)
+    return uat_error_set(err, "%s", e.text);
+  return uat_error_set(err, "%s:%d:%d: %s", pb->path, pb->base_url_line, pb->base_url_col, e.text);
+}
+
 static int resolve_identity(struct uat_context *ctx, unsigned flags, struct uat_error *err) {
   const struct uat_cli_options *o = ctx->opts;
   const char *release = o->release ? o->release : uat_context_env_release();
@@ -132,12 +154,8 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
   ctx->base_url_shown = uat_redact(&ctx->redactor, base);
   if (!ctx->base_url || !ctx->base_url_shown)
     goto oom;
-  if (!valid_base_url(base)) {
-    uat_error_set(err, "base URL '%s' must start with http:// or https://; fix %s",
-                  ctx->base_url_shown,
-                  opts->base_url ? "--base-url" : "target.base_url in the playbook");
+  if (check_base_url(ctx, base, err) != 0)
     goto fail;
-  }
   ctx->fingerprint = fingerprint(base, pb->vars);
   const char *ledger = getenv("UATRUN_LEDGER");
   ctx->ledger_path = strdup(ledger && *ledger ? ledger : pb->ledger_path);

@@ -684,6 +684,8 @@ static int parse_target(struct loader *L, yaml_node_t *root) {
     return fail(L, map, "target is missing 'base_url'; add base_url: URL of the system under test");
   if (want_nonempty_string(L, url, "base_url", true, &pb->base_url) != 0)
     return -1;
+  pb->base_url_line = line_of(url);
+  pb->base_url_col = col_of(url);
   yaml_node_t *timeout = field(L, map, "timeout", NULL);
   pb->timeout_s = UAT_DEFAULT_TIMEOUT_S;
   if (timeout && want_duration(L, timeout, "timeout", true, &pb->timeout_s) != 0)
