@@ -22,6 +22,9 @@
 #define MIN_MEMORY_CAP ((size_t)1024 * 1024)
 #define MAX_RETRIES 10
 #define DEFAULT_LEDGER ".uatrun/ledger.db"
+/* The playbook and its scripts are read whole (and again by the digest, at the same cap):
+ * a bigger file is a wrong path (/dev/zero, a log), not a playbook. */
+#define MAX_FILE_SIZE ((size_t)16 * 1024 * 1024)
 
 /* What one load needs at hand: the document, the playbook being filled, where errors go. */
 struct loader {
@@ -856,9 +859,10 @@ static int load_script(struct loader *L, yaml_node_t *n, struct uat_check *c) {
                 c->chunk_name, c->script_path);
   struct uat_error e;
   size_t len;
-  c->source = uat_file_read(c->script_path, 0, &len, &e);
+  c->source = uat_file_read(c->script_path, MAX_FILE_SIZE, &len, &e);
   if (!c->source)
-    return fail(L, n, "script '%s': %s; check that it is readable", c->chunk_name, e.text);
+    return fail(L, n, "script '%s': %s; point script: at a readable Lua file of at most 16 MiB",
+                c->chunk_name, e.text);
   if (strlen(c->source) != len)
     return fail(L, n, "script '%s' contains NUL bytes; checks are Lua text, not binary chunks",
                 c->chunk_name);
@@ -1242,9 +1246,10 @@ struct uat_playbook *uat_playbook_load(const char *path, const struct uat_playbo
   }
   struct uat_error e;
   size_t len;
-  char *buf = uat_file_read(path, 0, &len, &e);
+  char *buf = uat_file_read(path, MAX_FILE_SIZE, &len, &e);
   if (!buf) {
-    uat_error_set(err, "%s; check the playbook path", e.text);
+    uat_error_set(err, "%s; check the playbook path (a playbook is a text file of at most 16 MiB)",
+                  e.text);
     return NULL;
   }
   struct uat_playbook *pb = calloc(1, sizeof *pb);

@@ -494,6 +494,10 @@ static void test_unreadable_paths(void **state) {
   assert_contains(err.text, "is a folder; pass the playbook file itself");
   assert_null(uat_playbook_load(NULL, NULL, &err));
   assert_contains(err.text, "no playbook given");
+  /* An endless file is refused at the cap, not read until memory runs out. */
+  assert_null(load_with("/dev/zero", NULL, &err));
+  assert_contains(err.text, "cannot read '/dev/zero': larger than 16777216 bytes");
+  assert_contains(err.text, "at most 16 MiB");
 }
 
 /* A secret's value must never reach an error, even when the text would otherwise quote it. */
