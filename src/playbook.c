@@ -844,29 +844,48 @@ static int parse_tags(struct loader *L, yaml_node_t *n, struct uat_check *c) {
   return 0;
 }
 
-static int load_script(struct loader *L, yaml_node_t *n, struct uat_check *c) {
-  if (want_nonempty_string(L, n, "script", false, &c->chunk_name) != 0)
-    return -1;
-  c->script_path = uat_path_join(L->pb->dir, c->chunk_name);
+/* What errors and reports call a script: its path as written, from the folder uatrun runs in
+ * (as inline code is named after the playbook path as given), so the user can open it. */
+static char *shown_script_path(const char *playbook, const char *written) {
+  char *dir = uat_path_dirname(playbook);
+  if (!dir)
+    return NULL;
+  char *shown = strcmp(dir, ".") == 0 ? strdup(written) : uat_path_join(dir, written);
+  free(dir);
+  return shown;
+}
+
+static int read_script(struct loader *L, yaml_node_t *n, const char *written, struct uat_check *c) {
+  c->script_path = uat_path_join(L->pb->dir, written);
   if (!c->script_path)
     return oom(L, n);
   if (uat_path_is_dir(c->script_path))
-    return fail(L, n, "script '%s' is a folder (%s); point script: at a .lua file", c->chunk_name,
+    return fail(L, n, "script '%s' is a folder (%s); point script: at a .lua file", written,
                 c->script_path);
   if (!uat_path_is_file(c->script_path))
     return fail(L, n,
                 "script '%s' not found (looked in %s); fix the path, relative to the playbook",
-                c->chunk_name, c->script_path);
+                written, c->script_path);
   struct uat_error e;
   size_t len;
   c->source = uat_file_read(c->script_path, MAX_FILE_SIZE, &len, &e);
   if (!c->source)
     return fail(L, n, "script '%s': %s; point script: at a readable Lua file of at most 16 MiB",
-                c->chunk_name, e.text);
+                written, e.text);
   if (strlen(c->source) != len)
     return fail(L, n, "script '%s' contains NUL bytes; checks are Lua text, not binary chunks",
-                c->chunk_name);
-  return 0;
+                written);
+  c->chunk_name = shown_script_path(L->file, written);
+  return c->chunk_name ? 0 : oom(L, n);
+}
+
+static int load_script(struct loader *L, yaml_node_t *n, struct uat_check *c) {
+  char *written;
+  if (want_nonempty_string(L, n, "script", false, &written) != 0)
+    return -1;
+  int rc = read_script(L, n, written, c);
+  free(written);
+  return rc;
 }
 
 static int inline_script(struct loader *L, yaml_node_t *key, yaml_node_t *n, struct uat_check *c) {

@@ -31,11 +31,12 @@ struct uat_secret {
 };
 
 struct uat_check {
-  char *id;          /* [a-z0-9._-]+, unique */
-  char *title;       /* defaults to id */
-  char *script_path; /* resolved path of `script:`, or NULL for `run:` */
-  char *source;      /* the Lua source (read from script_path, or the inline `run:` text) */
-  char *chunk_name;  /* what errors name: the script path as written, or "PLAYBOOK:LINE" for run: */
+  char *id;               /* [a-z0-9._-]+, unique */
+  char *title;            /* defaults to id */
+  char *script_path;      /* resolved path of `script:`, or NULL for `run:` */
+  char *source;           /* the Lua source (read from script_path, or the inline `run:` text) */
+  char *chunk_name;       /* what errors name: the script path as written, prefixed with the
+                             playbook's folder as given; "PLAYBOOK:LINE" for run: */
   int source_line_offset; /* for run: the playbook line where the Lua text starts, minus 1 */
   json_t *params;         /* `with:` as an object (empty object when absent) */
   char **tags;

@@ -559,7 +559,8 @@ static void test_valid_playbook(void **state) {
   assert_string_equal(c->title, "Authorised user can open a private project");
   snprintf(buf, sizeof buf, "%s/checklists/project_access.lua", dir);
   assert_string_equal(c->script_path, buf);
-  assert_string_equal(c->chunk_name, "checklists/project_access.lua");
+  /* Named from the folder uatrun runs in, so errors point at a file the user can open. */
+  assert_string_equal(c->chunk_name, PLAYBOOKS "/checklists/project_access.lua");
   assert_non_null(
       strstr(c->source, "expect.status(r, 200, \"private project opens with a token\")"));
   assert_int_equal(c->source_line_offset, 0);
@@ -745,6 +746,21 @@ static void test_set_var(void **state) {
   scratch_close(&s);
 }
 
+/* A playbook in the current folder keeps its script names as written. */
+static void test_script_name_from_current_folder(void **state) {
+  char here[PATH_MAX];
+  assert_non_null(getcwd(here, sizeof here));
+  assert_int_equal(chdir(PLAYBOOKS), 0);
+  struct uat_error err;
+  static const char *const env[] = {"TM_TOKEN=tok-123", "RELEASE=4.6.2", NULL};
+  struct uat_playbook *pb = load_with("valid.yml", env, &err);
+  assert_int_equal(chdir(here), 0);
+  if (!pb)
+    fail_msg("%s", err.text);
+  assert_string_equal(pb->checks[0].chunk_name, "checklists/project_access.lua");
+  uat_playbook_free(pb);
+}
+
 /* Where inline Lua starts, so the sandbox can map Lua line numbers back to the playbook. */
 static void test_inline_run_positions(void **state) {
   struct scratch s;
@@ -847,6 +863,7 @@ int main(void) {
       cmocka_unit_test(test_process_environment_when_no_getenv),
       cmocka_unit_test(test_set_var),
       cmocka_unit_test(test_inline_run_positions),
+      cmocka_unit_test(test_script_name_from_current_folder),
       cmocka_unit_test(test_deep_nesting),
       cmocka_unit_test(test_many_checks),
       cmocka_unit_test(test_nul_byte),
