@@ -283,6 +283,11 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
       return 1;
     }
     if (arg[0] != '-' || !arg[1]) {
+      if (o->playbook && find_command(o->playbook)) {
+        /* "uatrun --quiet gate x.yml": the command was taken for the playbook. */
+        uat_cli_error(o, "the command comes first: uatrun %s %s [options]", o->playbook, arg);
+        return -1;
+      }
       if (o->playbook) {
         uat_cli_error(o, "unexpected argument '%s': give one playbook (see uatrun --help)", arg);
         return -1;
