@@ -160,6 +160,22 @@ static void stop_with_stuck_checks(struct uat_context *ctx, int rc) {
   _exit(rc);
 }
 
+/* Two reports written to one file: the second would silently replace the first. */
+static int same_report_file(const struct uat_cli_options *o, struct uat_error *err) {
+  if (!o->report_junit || !o->report_json)
+    return 0;
+  char *junit = realpath(o->report_junit, NULL), *json = realpath(o->report_json, NULL);
+  bool same =
+      strcmp(o->report_junit, o->report_json) == 0 || (junit && json && !strcmp(junit, json));
+  free(junit);
+  free(json);
+  return same ? uat_error_set(err,
+                              "--report-junit and --report-json both name '%s'; give each "
+                              "report its own file",
+                              o->report_json)
+              : 0;
+}
+
 int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out) {
   const struct uat_cli_options *o = ctx->opts;
   struct uat_error err;
@@ -167,7 +183,9 @@ int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out) {
   *out = NULL;
   if (uat_context_check_report_path(o->report_junit, "--report-junit", &err) != 0 ||
       uat_context_check_report_path(o->report_json, "--report-json", &err) != 0 ||
-      compile_selected(ctx, &err) != 0 ||
+      uat_context_check_report_target(ctx, o->report_junit, "--report-junit", &err) != 0 ||
+      uat_context_check_report_target(ctx, o->report_json, "--report-json", &err) != 0 ||
+      same_report_file(o, &err) != 0 || compile_selected(ctx, &err) != 0 ||
       uat_playbook_digest(ctx->playbook, uat_sandbox_bundled_dir(NULL), digest, &err) != 0) {
     uat_cli_error(o, "%s", err.text);
     return UAT_EXIT_USAGE;

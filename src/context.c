@@ -198,3 +198,61 @@ int uat_context_check_report_path(const char *path, const char *option, struct u
   free(dir);
   return rc;
 }
+
+/* The file path names, for comparing two names: its real path when it exists, else its
+ * folder's real path and its own name. NULL when the folder does not resolve. */
+static char *canonical(const char *path) {
+  char *real = realpath(path, NULL);
+  if (real)
+    return real;
+  char *dir = uat_path_dirname(path);
+  char *real_dir = dir ? realpath(dir, NULL) : NULL;
+  const char *slash = strrchr(path, '/');
+  char *joined = real_dir ? uat_path_join(real_dir, slash ? slash + 1 : path) : NULL;
+  free(dir);
+  free(real_dir);
+  return joined;
+}
+
+static bool same_file(const char *canonical_path, const char *other) {
+  char *c = other ? canonical(other) : NULL;
+  bool same = c && strcmp(c, canonical_path) == 0;
+  free(c);
+  return same;
+}
+
+/* What a report overwrites is gone: the ledger (and its WAL files), the playbook or a
+ * check script named by mistake must be refused, not replaced. */
+int uat_context_check_report_target(const struct uat_context *ctx, const char *path,
+                                    const char *option, struct uat_error *err) {
+  if (!path)
+    return 0;
+  char *target = canonical(path);
+  if (!target)
+    return 0; /* uat_context_check_report_path reports a missing folder */
+  const char *what = NULL, *check = NULL;
+  static const char *const ledger_files[] = {"", "-wal", "-shm", "-journal"};
+  for (size_t i = 0; !what && i < sizeof ledger_files / sizeof ledger_files[0]; i++) {
+    struct uat_strbuf name;
+    uat_strbuf_init(&name, 0);
+    if (uat_strbuf_addf(&name, "%s%s", ctx->ledger_path, ledger_files[i]) == 0 &&
+        same_file(target, name.buf))
+      what = "the ledger";
+    uat_strbuf_release(&name);
+  }
+  const struct uat_playbook *pb = ctx->playbook;
+  if (!what && same_file(target, pb->path))
+    what = "the playbook";
+  for (size_t i = 0; !what && i < pb->nchecks; i++)
+    if (same_file(target, pb->checks[i].script_path)) {
+      what = "the script of check";
+      check = pb->checks[i].id;
+    }
+  free(target);
+  if (!what)
+    return 0;
+  return uat_error_set(err,
+                       "%s '%s' is %s%s%s%s; writing the report there would destroy it: give "
+                       "another file",
+                       option, path, what, check ? " '" : "", check ? check : "", check ? "'" : "");
+}

@@ -40,6 +40,11 @@ const char *uat_context_env_commit(void);
  * anything runs, so a bad path is a usage error (exit 2) with nothing run. */
 int uat_context_check_report_path(const char *path, const char *option, struct uat_error *err);
 
+/* A report path must not name the ledger (or its -wal/-shm/-journal), the playbook or a
+ * check script: writing the report would replace them. Returns 0, or -1 with err set. */
+int uat_context_check_report_target(const struct uat_context *ctx, const char *path,
+                                    const char *option, struct uat_error *err);
+
 /* Runs the selected checks with terminal output, writes the --report-* files and
  * records the run in the ledger (prints the new chain head). Shared by run and gate.
  * Returns an exit code: 0 passed, 1 failed, 2 report unwritable, 4 ledger error;
