@@ -276,13 +276,14 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
   else
     *cmd = find_command("run");
   o->command = (*cmd)->name;
+  bool positional_only = false; /* after "--", as getopt does: a playbook may start with '-' */
   for (; i < argc; i++) {
     const char *arg = argv[i];
-    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+    if (!positional_only && (!strcmp(arg, "--help") || !strcmp(arg, "-h"))) {
       print_usage(o->out);
       return 1;
     }
-    if (arg[0] != '-' || !arg[1]) {
+    if (positional_only || arg[0] != '-' || !arg[1]) {
       if (o->playbook && find_command(o->playbook)) {
         /* "uatrun --quiet gate x.yml": the command was taken for the playbook. */
         uat_cli_error(o, "the command comes first: uatrun %s %s [options]", o->playbook, arg);
@@ -296,6 +297,7 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
       continue;
     }
     if (!strcmp(arg, "--")) {
+      positional_only = true;
       continue;
     }
     const char *value;
