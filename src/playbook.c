@@ -875,6 +875,9 @@ static int read_script(struct loader *L, yaml_node_t *n, const char *written, st
   if (strlen(c->source) != len)
     return fail(L, n, "script '%s' contains NUL bytes; checks are Lua text, not binary chunks",
                 written);
+  /* Editors on Windows start UTF-8 files with a byte-order mark; `lua FILE` skips it too. */
+  if (len >= 3 && memcmp(c->source, "\xEF\xBB\xBF", 3) == 0)
+    memmove(c->source, c->source + 3, len - 3 + 1);
   c->chunk_name = shown_script_path(L->file, written);
   return c->chunk_name ? 0 : oom(L, n);
 }

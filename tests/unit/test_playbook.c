@@ -820,6 +820,29 @@ static void test_nul_byte(void **state) {
   scratch_close(&s);
 }
 
+/* A script saved with a UTF-8 byte-order mark is Lua text all the same, as for `lua FILE`. */
+static void test_script_byte_order_mark(void **state) {
+  struct scratch s;
+  scratch_open(&s, HEAD "checks:\n  - id: a\n    script: bom.lua\n");
+  char script[160];
+  snprintf(script, sizeof script, "%s/bom.lua", s.dir);
+  FILE *f = fopen(script, "wb");
+  assert_non_null(f);
+  assert_int_equal(fputs("\xEF\xBB\xBF"
+                         "expect.truthy(true)\n",
+                         f) >= 0,
+                   1);
+  assert_int_equal(fclose(f), 0);
+  struct uat_error err;
+  struct uat_playbook *pb = load_with(s.path, NULL, &err);
+  if (!pb)
+    fail_msg("%s", err.text);
+  assert_string_equal(pb->checks[0].source, "expect.truthy(true)\n");
+  uat_playbook_free(pb);
+  assert_int_equal(unlink(script), 0);
+  scratch_close(&s);
+}
+
 /* Many checks load quickly; ids stay unique-checked across all of them. */
 static void test_many_checks(void **state) {
   enum { N = 2000 };
@@ -867,6 +890,7 @@ int main(void) {
       cmocka_unit_test(test_deep_nesting),
       cmocka_unit_test(test_many_checks),
       cmocka_unit_test(test_nul_byte),
+      cmocka_unit_test(test_script_byte_order_mark),
       cmocka_unit_test(test_free_null),
   };
   enum { NFIXED = sizeof fixed / sizeof fixed[0] };
