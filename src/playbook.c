@@ -287,6 +287,8 @@ static int check_one_key(struct loader *L, yaml_node_t *key, const char *where,
     return fail(L, key, "a key in %s is %s; keys must be plain names", where, describe(key));
   if (check_no_nul(L, key) != 0)
     return -1;
+  if (key->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(text_of(key), "<<") == 0)
+    return fail(L, key, "YAML merge keys ('<<') are not supported; write the keys out in full");
   json_t *earlier = json_object_get(seen, text_of(key));
   if (earlier)
     return fail(L, key, "duplicate key '%s' in %s (first at line %d); keep only one", text_of(key),
