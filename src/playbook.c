@@ -362,12 +362,21 @@ static int want_list(struct loader *L, yaml_node_t *n, const char *what, const c
 
 /* ---- scalars ---- */
 
+/* YAML text is UTF-8 (libyaml checks it); a variable's value need not be, and the ledger and
+ * the JSON report refuse what is not: found here, before anything runs. */
 static int expand_text(struct loader *L, const yaml_node_t *n, char **out) {
   struct uat_error e;
   *out = uat_expand(text_of(n), L->getenv_fn, L->getenv_ctx, &e);
   if (!*out)
     return fail(L, n, "%s", e.text);
-  return 0;
+  json_t *probe = json_stringn(*out, strlen(*out)); /* NULL when not valid UTF-8 */
+  if (probe) {
+    json_decref(probe);
+    return 0;
+  }
+  free(*out);
+  *out = NULL;
+  return fail(L, n, "value is not valid UTF-8 after ${...} expansion; fix the variable's value");
 }
 
 /* A non-null scalar as text (numbers and booleans are taken as written), expanded if asked. */
@@ -577,9 +586,7 @@ static int string_to_json(struct loader *L, yaml_node_t *n, json_t **out) {
     return -1;
   *out = json_stringn(text, strlen(text));
   free(text);
-  if (!*out)
-    return fail(L, n, "value is not valid UTF-8 after ${...} expansion; fix the variable's value");
-  return 0;
+  return *out ? 0 : oom(L, n);
 }
 
 static int number_to_json(struct loader *L, yaml_node_t *n, enum kind k, json_t **out) {

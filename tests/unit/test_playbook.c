@@ -93,6 +93,7 @@ struct bad_case {
 
 static const char *const env_token[] = {"TM_TOKEN=tok-value-123", NULL};
 static const char *const env_empty_token[] = {"TM_TOKEN=", NULL};
+static const char *const env_latin1[] = {"LATIN1=caf\xe9", NULL};
 
 static const struct bad_case bad_cases[] = {
     {"empty file", "", NULL, 1, 1, {"the playbook is empty", "name:"}},
@@ -100,6 +101,24 @@ static const struct bad_case bad_cases[] = {
     {"top level is a list", "- a\n- b\n", NULL, 1, 1, {"must be a mapping", "got a list"}},
     {"top level is text", "just text\n", NULL, 1, 1, {"must be a mapping", "got a string"}},
     {"empty document", "---\n", NULL, 2, 1, {"must be a mapping", "got null"}},
+    {"name not UTF-8 after expansion (the ledger would refuse the run after it ran)",
+     "name: \"n ${LATIN1}\"\ntarget: { base_url: \"http://127.0.0.1:1\" }\n" CHECK,
+     env_latin1,
+     1,
+     7,
+     {"not valid UTF-8 after ${...} expansion", "fix the variable's value"}},
+    {"header not UTF-8 after expansion",
+     "name: t\ntarget: { base_url: \"http://x\", headers: { X-A: \"${LATIN1}\" } }\n" CHECK,
+     env_latin1,
+     2,
+     49,
+     {"not valid UTF-8 after ${...} expansion"}},
+    {"var not UTF-8 after expansion",
+     HEAD CHECK "vars: { a: \"${LATIN1}\" }\n",
+     env_latin1,
+     6,
+     12,
+     {"not valid UTF-8 after ${...} expansion"}},
     {"merge key in a check",
      HEAD "checks:\n  - <<: { id: a }\n    run: x()\n",
      NULL,
