@@ -2,6 +2,7 @@
  * the process-wide library set-up. Everything below this layer returns errors;
  * this layer prints them and picks the exit code. */
 #include "cli.h"
+#include "context.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -188,8 +189,8 @@ static int apply_option(struct uat_cli_options *o, const struct option_def *def,
    * terminal control sequences that could rewrite the lines around them. */
   static const char *const recorded[] = {"release", "commit", "role", "item", "note", "by"};
   for (size_t i = 0; value && i < COUNT(recorded); i++)
-    if (!strcmp(n, recorded[i]) && has_control_chars(value)) {
-      uat_cli_error(o, "--%s must be one line of text without control characters", n);
+    if (!strcmp(n, recorded[i]) && (has_control_chars(value) || !uat_context_is_utf8(value))) {
+      uat_cli_error(o, "--%s must be one line of UTF-8 text without control characters", n);
       return -1;
     }
   if (!strcmp(n, "release"))

@@ -40,11 +40,39 @@ const char *uat_context_env_commit(void) {
   return first_env(names);
 }
 
-/* A release or commit names what people approve: blank text or control
- * characters (which could rewrite a terminal line) are refused. NULL is "not given". */
+bool uat_context_is_utf8(const char *text) {
+  const unsigned char *p = (const unsigned char *)text;
+  while (*p) {
+    unsigned c = *p;
+    size_t n = c < 0x80             ? 0
+               : (c & 0xE0) == 0xC0 ? 1
+               : (c & 0xF0) == 0xE0 ? 2
+               : (c & 0xF8) == 0xF0 ? 3
+                                    : 9;
+    if (n == 9)
+      return false;
+    unsigned cp = n == 0 ? c : c & (0x3Fu >> n);
+    for (size_t i = 1; i <= n; i++) {
+      if ((p[i] & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (p[i] & 0x3Fu);
+    }
+    static const unsigned least[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false; /* overlong, beyond Unicode, or a UTF-16 surrogate */
+    p += n + 1;
+  }
+  return true;
+}
+
+/* A release or commit names what people approve: blank text, control characters (which
+ * could rewrite a terminal line) or bytes that are not UTF-8 (which the ledger refuses,
+ * after the run) are refused. NULL is "not given". */
 static bool valid_identity(const char *text) {
   if (!text)
     return true;
+  if (!uat_context_is_utf8(text))
+    return false;
   bool blank = true;
   for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
     if (*p < 0x20 || *p == 0x7f)
@@ -105,10 +133,11 @@ static int resolve_identity(struct uat_context *ctx, unsigned flags, struct uat_
                     : !valid_identity(commit) ? "commit"
                                               : NULL;
   if (bad)
-    return uat_error_set(err,
-                         "the %s '%s' is not usable: it must not be blank or hold control "
-                         "characters; fix --%s (or the variable it came from)",
-                         bad, bad[0] == 'r' ? release : commit, bad);
+    return uat_error_set(
+        err,
+        "the %s is not usable: it must be UTF-8 text, not blank and without control "
+        "characters; fix --%s (or the variable it came from)",
+        bad, bad);
   if ((flags & UAT_CTX_NEED_RELEASE) &&
       ((release && strcmp(release, "unknown") == 0) || (commit && strcmp(commit, "unknown") == 0)))
     return uat_error_set(err, "'unknown' is what `uatrun run` records when no release or commit "
