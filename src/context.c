@@ -167,6 +167,12 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
   memset(ctx, 0, sizeof *ctx);
   ctx->opts = opts;
   uat_redactor_init(&ctx->redactor);
+  /* The path is recorded with every run and decision, and the ledger stores UTF-8 only. */
+  if (opts->playbook && !uat_context_is_utf8(opts->playbook)) {
+    uat_redactor_release(&ctx->redactor);
+    return uat_error_set(err, "the playbook path is not UTF-8 text; rename the file (or a folder "
+                              "on its path) with UTF-8 characters");
+  }
   struct uat_playbook_options popts = {.allow_missing_secrets = !(flags & UAT_CTX_SECRETS)};
   ctx->playbook = uat_playbook_load(opts->playbook, &popts, err);
   if (!ctx->playbook)
