@@ -2,6 +2,7 @@
  * the process-wide library set-up. Everything below this layer returns errors;
  * this layer prints them and picks the exit code. */
 #include "cli.h"
+#include "context.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -188,8 +189,8 @@ static int apply_option(struct uat_cli_options *o, const struct option_def *def,
    * terminal control sequences that could rewrite the lines around them. */
   static const char *const recorded[] = {"release", "commit", "role", "item", "note", "by"};
   for (size_t i = 0; value && i < COUNT(recorded); i++)
-    if (!strcmp(n, recorded[i]) && has_control_chars(value)) {
-      uat_cli_error(o, "--%s must be one line of text without control characters", n);
+    if (!strcmp(n, recorded[i]) && (has_control_chars(value) || !uat_context_is_utf8(value))) {
+      uat_cli_error(o, "--%s must be one line of UTF-8 text without control characters", n);
       return -1;
     }
   if (!strcmp(n, "release"))
@@ -276,13 +277,19 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
   else
     *cmd = find_command("run");
   o->command = (*cmd)->name;
+  bool positional_only = false; /* after "--", as getopt does: a playbook may start with '-' */
   for (; i < argc; i++) {
     const char *arg = argv[i];
-    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+    if (!positional_only && (!strcmp(arg, "--help") || !strcmp(arg, "-h"))) {
       print_usage(o->out);
       return 1;
     }
-    if (arg[0] != '-' || !arg[1]) {
+    if (positional_only || arg[0] != '-' || !arg[1]) {
+      if (o->playbook && find_command(o->playbook)) {
+        /* "uatrun --quiet gate x.yml": the command was taken for the playbook. */
+        uat_cli_error(o, "the command comes first: uatrun %s %s [options]", o->playbook, arg);
+        return -1;
+      }
       if (o->playbook) {
         uat_cli_error(o, "unexpected argument '%s': give one playbook (see uatrun --help)", arg);
         return -1;
@@ -291,6 +298,7 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
       continue;
     }
     if (!strcmp(arg, "--")) {
+      positional_only = true;
       continue;
     }
     const char *value;

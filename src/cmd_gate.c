@@ -604,6 +604,11 @@ int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
     return UAT_EXIT_USAGE;
   }
   ctx.opts = opts; /* commands suggested from here name the playbook as the user gave it */
+  if (uat_context_check_report_target(&ctx, opts->report_json, "--report-json", &err) != 0) {
+    uat_cli_error(opts, "%s", err.text);
+    uat_context_close(&ctx);
+    return UAT_EXIT_USAGE;
+  }
   char digest[UAT_DIGEST_HEX];
   if (uat_gate_digest(&ctx, digest, &err) != 0) {
     uat_cli_error(opts, "%s", err.text);

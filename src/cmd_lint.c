@@ -34,8 +34,22 @@ static bool is_lua_file(const char *name) {
   return n > 4 && strcmp(name + n - 4, ".lua") == 0;
 }
 
+/* Whether path is the script of a check, which compile_checks already reported on. */
+static bool is_check_script(const struct uat_playbook *pb, const char *path) {
+  char *real = realpath(path, NULL);
+  bool found = false;
+  for (size_t i = 0; real && !found && i < pb->nchecks; i++) {
+    char *script = pb->checks[i].script_path ? realpath(pb->checks[i].script_path, NULL) : NULL;
+    found = script && strcmp(script, real) == 0;
+    free(script);
+  }
+  free(real);
+  return found;
+}
+
 /* Compiles every .lua below dir (modules that scripts may require). */
-static int compile_modules(const struct uat_cli_options *o, const char *dir, int depth) {
+static int compile_modules(const struct uat_context *ctx, const char *dir, int depth) {
+  const struct uat_cli_options *o = ctx->opts;
   DIR *d = opendir(dir);
   if (!d)
     return 0;
@@ -49,8 +63,9 @@ static int compile_modules(const struct uat_cli_options *o, const char *dir, int
       continue;
     struct uat_error err;
     if (depth < 8 && uat_path_is_dir(path))
-      problems += compile_modules(o, path, depth + 1);
-    else if (is_lua_file(e->d_name) && uat_sandbox_compile_file(path, &err) != 0) {
+      problems += compile_modules(ctx, path, depth + 1);
+    else if (is_lua_file(e->d_name) && !is_check_script(ctx->playbook, path) &&
+             uat_sandbox_compile_file(path, &err) != 0) {
       uat_cli_error(o, "%s", err.text);
       problems++;
     }
@@ -90,7 +105,7 @@ int uat_cmd_lint(const struct uat_cli_options *opts) {
   int problems = compile_checks(&ctx);
   char *local = uat_path_join(ctx.playbook->dir, "checklists");
   if (local)
-    problems += compile_modules(opts, local, 0);
+    problems += compile_modules(&ctx, local, 0);
   free(local);
   bool *selected = calloc(ctx.playbook->nchecks, sizeof *selected);
   if (selected && uat_runner_select(ctx.playbook, opts->only, opts->nonly, selected, &err) < 0) {

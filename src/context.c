@@ -4,6 +4,7 @@
 
 #include "digest.h"
 #include "fsutil.h"
+#include "http.h"
 #include "strbuf.h"
 
 #include <stdlib.h>
@@ -40,11 +41,39 @@ const char *uat_context_env_commit(void) {
   return first_env(names);
 }
 
-/* A release or commit names what people approve: blank text or control
- * characters (which could rewrite a terminal line) are refused. NULL is "not given". */
+bool uat_context_is_utf8(const char *text) {
+  const unsigned char *p = (const unsigned char *)text;
+  while (*p) {
+    unsigned c = *p;
+    size_t n = c < 0x80             ? 0
+               : (c & 0xE0) == 0xC0 ? 1
+               : (c & 0xF0) == 0xE0 ? 2
+               : (c & 0xF8) == 0xF0 ? 3
+                                    : 9;
+    if (n == 9)
+      return false;
+    unsigned cp = n == 0 ? c : c & (0x3Fu >> n);
+    for (size_t i = 1; i <= n; i++) {
+      if ((p[i] & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (p[i] & 0x3Fu);
+    }
+    static const unsigned least[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false; /* overlong, beyond Unicode, or a UTF-16 surrogate */
+    p += n + 1;
+  }
+  return true;
+}
+
+/* A release or commit names what people approve: blank text, control characters (which
+ * could rewrite a terminal line) or bytes that are not UTF-8 (which the ledger refuses,
+ * after the run) are refused. NULL is "not given". */
 static bool valid_identity(const char *text) {
   if (!text)
     return true;
+  if (!uat_context_is_utf8(text))
+    return false;
   bool blank = true;
   for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
     if (*p < 0x20 || *p == 0x7f)
@@ -76,6 +105,27 @@ static bool valid_base_url(const char *url) {
   return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
 }
 
+/* A base URL curl cannot parse ("http://", a bad port, a space) would make every check
+ * error at its first request, and the run be recorded: it is an input error, found here. */
+static int check_base_url(const struct uat_context *ctx, const char *base, struct uat_error *err) {
+  const struct uat_cli_options *o = ctx->opts;
+  const struct uat_playbook *pb = ctx->playbook;
+  struct uat_error e;
+  char *resolved = NULL;
+  if (!valid_base_url(base))
+    uat_error_set(&e, "base URL '%s' must start with http:// or https://; fix %s",
+                  ctx->base_url_shown, o->base_url ? "--base-url" : "target.base_url");
+  else
+    resolved = uat_http_resolve_url(base, "/", &ctx->redactor, &e); /* NULL: e says why */
+  bool ok = resolved != NULL;
+  free(resolved);
+  if (ok)
+    return 0;
+  if (o->base_url)
+    return uat_error_set(err, "%s", e.text);
+  return uat_error_set(err, "%s:%d:%d: %s", pb->path, pb->base_url_line, pb->base_url_col, e.text);
+}
+
 static int resolve_identity(struct uat_context *ctx, unsigned flags, struct uat_error *err) {
   const struct uat_cli_options *o = ctx->opts;
   const char *release = o->release ? o->release : uat_context_env_release();
@@ -84,10 +134,11 @@ static int resolve_identity(struct uat_context *ctx, unsigned flags, struct uat_
                     : !valid_identity(commit) ? "commit"
                                               : NULL;
   if (bad)
-    return uat_error_set(err,
-                         "the %s '%s' is not usable: it must not be blank or hold control "
-                         "characters; fix --%s (or the variable it came from)",
-                         bad, bad[0] == 'r' ? release : commit, bad);
+    return uat_error_set(
+        err,
+        "the %s is not usable: it must be UTF-8 text, not blank and without control "
+        "characters; fix --%s (or the variable it came from)",
+        bad, bad);
   if ((flags & UAT_CTX_NEED_RELEASE) &&
       ((release && strcmp(release, "unknown") == 0) || (commit && strcmp(commit, "unknown") == 0)))
     return uat_error_set(err, "'unknown' is what `uatrun run` records when no release or commit "
@@ -117,6 +168,12 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
   memset(ctx, 0, sizeof *ctx);
   ctx->opts = opts;
   uat_redactor_init(&ctx->redactor);
+  /* The path is recorded with every run and decision, and the ledger stores UTF-8 only. */
+  if (opts->playbook && !uat_context_is_utf8(opts->playbook)) {
+    uat_redactor_release(&ctx->redactor);
+    return uat_error_set(err, "the playbook path is not UTF-8 text; rename the file (or a folder "
+                              "on its path) with UTF-8 characters");
+  }
   struct uat_playbook_options popts = {.allow_missing_secrets = !(flags & UAT_CTX_SECRETS)};
   ctx->playbook = uat_playbook_load(opts->playbook, &popts, err);
   if (!ctx->playbook)
@@ -133,12 +190,8 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
   ctx->base_url_shown = uat_redact(&ctx->redactor, base);
   if (!ctx->base_url || !ctx->base_url_shown)
     goto oom;
-  if (!valid_base_url(base)) {
-    uat_error_set(err, "base URL '%s' must start with http:// or https://; fix %s",
-                  ctx->base_url_shown,
-                  opts->base_url ? "--base-url" : "target.base_url in the playbook");
+  if (check_base_url(ctx, base, err) != 0)
     goto fail;
-  }
   ctx->fingerprint = fingerprint(base, pb->vars);
   const char *ledger = getenv("UATRUN_LEDGER");
   ctx->ledger_path = strdup(ledger && *ledger ? ledger : pb->ledger_path);
@@ -192,15 +245,18 @@ int uat_context_check_report_path(const char *path, const char *option, struct u
   return rc;
 }
 
-/* Where the file at path is or will be: its folder's real path joined with its own name;
- * NULL when the folder cannot be resolved. */
-static char *resolved_report_path(const char *path) {
+/* The file path names, for comparing two names: its real path when it exists, else its
+ * folder's real path and its own name. NULL when the folder does not resolve. */
+static char *canonical(const char *path) {
+  char *real = realpath(path, NULL);
+  if (real)
+    return real;
   char *dir = uat_path_dirname(path);
-  char *real = dir ? realpath(dir, NULL) : NULL;
+  char *real_dir = dir ? realpath(dir, NULL) : NULL;
   const char *slash = strrchr(path, '/');
-  char *joined = real ? uat_path_join(real, slash ? slash + 1 : path) : NULL;
+  char *joined = real_dir ? uat_path_join(real_dir, slash ? slash + 1 : path) : NULL;
   free(dir);
-  free(real);
+  free(real_dir);
   return joined;
 }
 
@@ -216,7 +272,7 @@ static bool same_report_file(const char *a, const char *b) {
     return false;
   if (strcmp(a, b) == 0)
     return true;
-  char *ra = resolved_report_path(a), *rb = resolved_report_path(b);
+  char *ra = canonical(a), *rb = canonical(b);
   bool same = ra && rb && strcmp(ra, rb) == 0;
   free(ra);
   free(rb);
@@ -233,4 +289,47 @@ int uat_context_check_report_paths(const char *junit, const char *json, struct u
                          "JSON report would replace the JUnit one; give them different names",
                          junit, json);
   return 0;
+}
+
+static bool same_file(const char *canonical_path, const char *other) {
+  char *c = other ? canonical(other) : NULL;
+  bool same = c && strcmp(c, canonical_path) == 0;
+  free(c);
+  return same;
+}
+
+/* What a report overwrites is gone: the ledger (and its WAL files), the playbook or a
+ * check script named by mistake must be refused, not replaced. */
+int uat_context_check_report_target(const struct uat_context *ctx, const char *path,
+                                    const char *option, struct uat_error *err) {
+  if (!path)
+    return 0;
+  char *target = canonical(path);
+  if (!target)
+    return 0; /* uat_context_check_report_path reports a missing folder */
+  const char *what = NULL, *check = NULL;
+  static const char *const ledger_files[] = {"", "-wal", "-shm", "-journal"};
+  for (size_t i = 0; !what && i < sizeof ledger_files / sizeof ledger_files[0]; i++) {
+    struct uat_strbuf name;
+    uat_strbuf_init(&name, 0);
+    if (uat_strbuf_addf(&name, "%s%s", ctx->ledger_path, ledger_files[i]) == 0 &&
+        same_file(target, name.buf))
+      what = "the ledger";
+    uat_strbuf_release(&name);
+  }
+  const struct uat_playbook *pb = ctx->playbook;
+  if (!what && same_file(target, pb->path))
+    what = "the playbook";
+  for (size_t i = 0; !what && i < pb->nchecks; i++)
+    if (same_file(target, pb->checks[i].script_path)) {
+      what = "the script of check";
+      check = pb->checks[i].id;
+    }
+  free(target);
+  if (!what)
+    return 0;
+  return uat_error_set(err,
+                       "%s '%s' is %s%s%s%s; writing the report there would destroy it: give "
+                       "another file",
+                       option, path, what, check ? " '" : "", check ? check : "", check ? "'" : "");
 }

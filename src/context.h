@@ -32,6 +32,9 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
                      struct uat_error *err);
 void uat_context_close(struct uat_context *ctx);
 
+/* Whether text is valid UTF-8 (what the ledger and the JSON report can store). */
+bool uat_context_is_utf8(const char *text);
+
 /* Release/commit as the contract resolves them: option, then UATRUN_*, then CI variables. */
 const char *uat_context_env_release(void);
 const char *uat_context_env_commit(void);
@@ -42,6 +45,11 @@ int uat_context_check_report_path(const char *path, const char *option, struct u
 /* Both report paths (either may be NULL) as above, and not one file: the second report
  * would silently replace the first. */
 int uat_context_check_report_paths(const char *junit, const char *json, struct uat_error *err);
+
+/* A report path must not name the ledger (or its -wal/-shm/-journal), the playbook or a
+ * check script: writing the report would replace them. Returns 0, or -1 with err set. */
+int uat_context_check_report_target(const struct uat_context *ctx, const char *path,
+                                    const char *option, struct uat_error *err);
 
 /* Runs the selected checks with terminal output, writes the --report-* files and
  * records the run in the ledger (prints the new chain head). Shared by run and gate.

@@ -22,6 +22,9 @@
 #define MIN_MEMORY_CAP ((size_t)1024 * 1024)
 #define MAX_RETRIES 10
 #define DEFAULT_LEDGER ".uatrun/ledger.db"
+/* The playbook and its scripts are read whole (and again by the digest, at the same cap):
+ * a bigger file is a wrong path (/dev/zero, a log), not a playbook. */
+#define MAX_FILE_SIZE ((size_t)16 * 1024 * 1024)
 
 /* What one load needs at hand: the document, the playbook being filled, where errors go. */
 struct loader {
@@ -284,6 +287,8 @@ static int check_one_key(struct loader *L, yaml_node_t *key, const char *where,
     return fail(L, key, "a key in %s is %s; keys must be plain names", where, describe(key));
   if (check_no_nul(L, key) != 0)
     return -1;
+  if (key->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(text_of(key), "<<") == 0)
+    return fail(L, key, "YAML merge keys ('<<') are not supported; write the keys out in full");
   json_t *earlier = json_object_get(seen, text_of(key));
   if (earlier)
     return fail(L, key, "duplicate key '%s' in %s (first at line %d); keep only one", text_of(key),
@@ -357,12 +362,21 @@ static int want_list(struct loader *L, yaml_node_t *n, const char *what, const c
 
 /* ---- scalars ---- */
 
+/* YAML text is UTF-8 (libyaml checks it); a variable's value need not be, and the ledger and
+ * the JSON report refuse what is not: found here, before anything runs. */
 static int expand_text(struct loader *L, const yaml_node_t *n, char **out) {
   struct uat_error e;
   *out = uat_expand(text_of(n), L->getenv_fn, L->getenv_ctx, &e);
   if (!*out)
     return fail(L, n, "%s", e.text);
-  return 0;
+  json_t *probe = json_stringn(*out, strlen(*out)); /* NULL when not valid UTF-8 */
+  if (probe) {
+    json_decref(probe);
+    return 0;
+  }
+  free(*out);
+  *out = NULL;
+  return fail(L, n, "value is not valid UTF-8 after ${...} expansion; fix the variable's value");
 }
 
 /* A non-null scalar as text (numbers and booleans are taken as written), expanded if asked. */
@@ -572,9 +586,7 @@ static int string_to_json(struct loader *L, yaml_node_t *n, json_t **out) {
     return -1;
   *out = json_stringn(text, strlen(text));
   free(text);
-  if (!*out)
-    return fail(L, n, "value is not valid UTF-8 after ${...} expansion; fix the variable's value");
-  return 0;
+  return *out ? 0 : oom(L, n);
 }
 
 static int number_to_json(struct loader *L, yaml_node_t *n, enum kind k, json_t **out) {
@@ -684,6 +696,8 @@ static int parse_target(struct loader *L, yaml_node_t *root) {
     return fail(L, map, "target is missing 'base_url'; add base_url: URL of the system under test");
   if (want_nonempty_string(L, url, "base_url", true, &pb->base_url) != 0)
     return -1;
+  pb->base_url_line = line_of(url);
+  pb->base_url_col = col_of(url);
   yaml_node_t *timeout = field(L, map, "timeout", NULL);
   pb->timeout_s = UAT_DEFAULT_TIMEOUT_S;
   if (timeout && want_duration(L, timeout, "timeout", true, &pb->timeout_s) != 0)
@@ -839,28 +853,51 @@ static int parse_tags(struct loader *L, yaml_node_t *n, struct uat_check *c) {
   return 0;
 }
 
-static int load_script(struct loader *L, yaml_node_t *n, struct uat_check *c) {
-  if (want_nonempty_string(L, n, "script", false, &c->chunk_name) != 0)
-    return -1;
-  c->script_path = uat_path_join(L->pb->dir, c->chunk_name);
+/* What errors and reports call a script: its path as written, from the folder uatrun runs in
+ * (as inline code is named after the playbook path as given), so the user can open it. */
+static char *shown_script_path(const char *playbook, const char *written) {
+  char *dir = uat_path_dirname(playbook);
+  if (!dir)
+    return NULL;
+  char *shown = strcmp(dir, ".") == 0 ? strdup(written) : uat_path_join(dir, written);
+  free(dir);
+  return shown;
+}
+
+static int read_script(struct loader *L, yaml_node_t *n, const char *written, struct uat_check *c) {
+  c->script_path = uat_path_join(L->pb->dir, written);
   if (!c->script_path)
     return oom(L, n);
   if (uat_path_is_dir(c->script_path))
-    return fail(L, n, "script '%s' is a folder (%s); point script: at a .lua file", c->chunk_name,
+    return fail(L, n, "script '%s' is a folder (%s); point script: at a .lua file", written,
                 c->script_path);
   if (!uat_path_is_file(c->script_path))
     return fail(L, n,
                 "script '%s' not found (looked in %s); fix the path, relative to the playbook",
-                c->chunk_name, c->script_path);
+                written, c->script_path);
   struct uat_error e;
   size_t len;
-  c->source = uat_file_read(c->script_path, 0, &len, &e);
+  c->source = uat_file_read(c->script_path, MAX_FILE_SIZE, &len, &e);
   if (!c->source)
-    return fail(L, n, "script '%s': %s; check that it is readable", c->chunk_name, e.text);
+    return fail(L, n, "script '%s': %s; point script: at a readable Lua file of at most 16 MiB",
+                written, e.text);
   if (strlen(c->source) != len)
     return fail(L, n, "script '%s' contains NUL bytes; checks are Lua text, not binary chunks",
-                c->chunk_name);
-  return 0;
+                written);
+  /* Editors on Windows start UTF-8 files with a byte-order mark; `lua FILE` skips it too. */
+  if (len >= 3 && memcmp(c->source, "\xEF\xBB\xBF", 3) == 0)
+    memmove(c->source, c->source + 3, len - 3 + 1);
+  c->chunk_name = shown_script_path(L->file, written);
+  return c->chunk_name ? 0 : oom(L, n);
+}
+
+static int load_script(struct loader *L, yaml_node_t *n, struct uat_check *c) {
+  char *written;
+  if (want_nonempty_string(L, n, "script", false, &written) != 0)
+    return -1;
+  int rc = read_script(L, n, written, c);
+  free(written);
+  return rc;
 }
 
 static int inline_script(struct loader *L, yaml_node_t *key, yaml_node_t *n, struct uat_check *c) {
@@ -1172,6 +1209,15 @@ static int scan_events(struct loader *L, const char *buf, size_t len) {
 }
 
 static int load_document(struct loader *L, const char *buf, size_t len) {
+  /* libyaml stops at a NUL byte as if the file ended there: what follows would be ignored. */
+  const char *nul = memchr(buf, '\0', len);
+  if (nul) {
+    int line, col;
+    position_of(buf, len, (size_t)(nul - buf), &line, &col);
+    return fail_at(L, line, col,
+                   "the file contains a NUL byte; a playbook is UTF-8 text: remove it or save the "
+                   "file again as text");
+  }
   if (scan_events(L, buf, len) != 0)
     return -1;
   yaml_parser_t parser;
@@ -1231,9 +1277,10 @@ struct uat_playbook *uat_playbook_load(const char *path, const struct uat_playbo
   }
   struct uat_error e;
   size_t len;
-  char *buf = uat_file_read(path, 0, &len, &e);
+  char *buf = uat_file_read(path, MAX_FILE_SIZE, &len, &e);
   if (!buf) {
-    uat_error_set(err, "%s; check the playbook path", e.text);
+    uat_error_set(err, "%s; check the playbook path (a playbook is a text file of at most 16 MiB)",
+                  e.text);
     return NULL;
   }
   struct uat_playbook *pb = calloc(1, sizeof *pb);

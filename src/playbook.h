@@ -31,13 +31,14 @@ struct uat_secret {
 };
 
 struct uat_check {
-  char *id;          /* [a-z0-9._-]+, unique */
-  char *title;       /* defaults to id */
-  char *script_path; /* resolved path of `script:`, or NULL for `run:` */
-  char *source;      /* the Lua source (read from script_path, or the inline `run:` text) */
-  char *chunk_name;  /* what errors name: the script path as written, or "PLAYBOOK:LINE" for run: */
+  char *id;               /* [a-z0-9._-]+, unique */
+  char *title;            /* defaults to id */
+  char *script_path;      /* resolved path of `script:`, or NULL for `run:` */
+  char *source;           /* the Lua source (read from script_path, or the inline `run:` text) */
+  char *chunk_name;       /* what errors name: the script path as written, prefixed with the
+                             playbook's folder as given; "PLAYBOOK:LINE" for run: */
   int source_line_offset; /* for run: the playbook line where the Lua text starts, minus 1 */
-  json_t *params;    /* `with:` as an object (empty object when absent) */
+  json_t *params;         /* `with:` as an object (empty object when absent) */
   char **tags;
   size_t ntags;
   double timeout_s;  /* checks[].timeout, else target.timeout */
@@ -64,6 +65,7 @@ struct uat_playbook {
   char *dir;  /* folder of the playbook: relative paths resolve against it */
   char *name;
   char *base_url;
+  int base_url_line, base_url_col; /* where target.base_url is written */
   double timeout_s;
   struct uat_header *headers;
   size_t nheaders;

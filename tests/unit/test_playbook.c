@@ -41,14 +41,19 @@ struct scratch {
   char path[128];
 };
 
-static void scratch_open(struct scratch *s, const char *yaml) {
+/* Writes len bytes (which may hold NUL bytes) as the playbook. */
+static void scratch_open_bytes(struct scratch *s, const char *yaml, size_t len) {
   snprintf(s->dir, sizeof s->dir, "/tmp/uat-playbook-XXXXXX");
   assert_non_null(mkdtemp(s->dir));
   snprintf(s->path, sizeof s->path, "%s/pb.yml", s->dir);
   FILE *f = fopen(s->path, "wb");
   assert_non_null(f);
-  assert_int_equal(fwrite(yaml, 1, strlen(yaml), f), strlen(yaml));
+  assert_int_equal(fwrite(yaml, 1, len, f), len);
   assert_int_equal(fclose(f), 0);
+}
+
+static void scratch_open(struct scratch *s, const char *yaml) {
+  scratch_open_bytes(s, yaml, strlen(yaml));
 }
 
 static void scratch_close(struct scratch *s) {
@@ -88,6 +93,7 @@ struct bad_case {
 
 static const char *const env_token[] = {"TM_TOKEN=tok-value-123", NULL};
 static const char *const env_empty_token[] = {"TM_TOKEN=", NULL};
+static const char *const env_latin1[] = {"LATIN1=caf\xe9", NULL};
 
 static const struct bad_case bad_cases[] = {
     {"empty file", "", NULL, 1, 1, {"the playbook is empty", "name:"}},
@@ -95,6 +101,36 @@ static const struct bad_case bad_cases[] = {
     {"top level is a list", "- a\n- b\n", NULL, 1, 1, {"must be a mapping", "got a list"}},
     {"top level is text", "just text\n", NULL, 1, 1, {"must be a mapping", "got a string"}},
     {"empty document", "---\n", NULL, 2, 1, {"must be a mapping", "got null"}},
+    {"name not UTF-8 after expansion (the ledger would refuse the run after it ran)",
+     "name: \"n ${LATIN1}\"\ntarget: { base_url: \"http://127.0.0.1:1\" }\n" CHECK,
+     env_latin1,
+     1,
+     7,
+     {"not valid UTF-8 after ${...} expansion", "fix the variable's value"}},
+    {"header not UTF-8 after expansion",
+     "name: t\ntarget: { base_url: \"http://x\", headers: { X-A: \"${LATIN1}\" } }\n" CHECK,
+     env_latin1,
+     2,
+     49,
+     {"not valid UTF-8 after ${...} expansion"}},
+    {"var not UTF-8 after expansion",
+     HEAD CHECK "vars: { a: \"${LATIN1}\" }\n",
+     env_latin1,
+     6,
+     12,
+     {"not valid UTF-8 after ${...} expansion"}},
+    {"merge key in a check",
+     HEAD "checks:\n  - <<: { id: a }\n    run: x()\n",
+     NULL,
+     4,
+     5,
+     {"YAML merge keys ('<<') are not supported", "write the keys out in full"}},
+    {"merge key in vars (would become a var named '<<')",
+     HEAD CHECK "vars: { <<: { a: 1 } }\n",
+     NULL,
+     6,
+     9,
+     {"YAML merge keys ('<<') are not supported"}},
     {"unknown top-level key, near miss",
      HEAD "checkz: []\n",
      NULL,
@@ -489,6 +525,10 @@ static void test_unreadable_paths(void **state) {
   assert_contains(err.text, "is a folder; pass the playbook file itself");
   assert_null(uat_playbook_load(NULL, NULL, &err));
   assert_contains(err.text, "no playbook given");
+  /* An endless file is refused at the cap, not read until memory runs out. */
+  assert_null(load_with("/dev/zero", NULL, &err));
+  assert_contains(err.text, "cannot read '/dev/zero': larger than 16777216 bytes");
+  assert_contains(err.text, "at most 16 MiB");
 }
 
 /* A secret's value must never reach an error, even when the text would otherwise quote it. */
@@ -550,7 +590,8 @@ static void test_valid_playbook(void **state) {
   assert_string_equal(c->title, "Authorised user can open a private project");
   snprintf(buf, sizeof buf, "%s/checklists/project_access.lua", dir);
   assert_string_equal(c->script_path, buf);
-  assert_string_equal(c->chunk_name, "checklists/project_access.lua");
+  /* Named from the folder uatrun runs in, so errors point at a file the user can open. */
+  assert_string_equal(c->chunk_name, PLAYBOOKS "/checklists/project_access.lua");
   assert_non_null(
       strstr(c->source, "expect.status(r, 200, \"private project opens with a token\")"));
   assert_int_equal(c->source_line_offset, 0);
@@ -736,6 +777,21 @@ static void test_set_var(void **state) {
   scratch_close(&s);
 }
 
+/* A playbook in the current folder keeps its script names as written. */
+static void test_script_name_from_current_folder(void **state) {
+  char here[PATH_MAX];
+  assert_non_null(getcwd(here, sizeof here));
+  assert_int_equal(chdir(PLAYBOOKS), 0);
+  struct uat_error err;
+  static const char *const env[] = {"TM_TOKEN=tok-123", "RELEASE=4.6.2", NULL};
+  struct uat_playbook *pb = load_with("valid.yml", env, &err);
+  assert_int_equal(chdir(here), 0);
+  if (!pb)
+    fail_msg("%s", err.text);
+  assert_string_equal(pb->checks[0].chunk_name, "checklists/project_access.lua");
+  uat_playbook_free(pb);
+}
+
 /* Where inline Lua starts, so the sandbox can map Lua line numbers back to the playbook. */
 static void test_inline_run_positions(void **state) {
   struct scratch s;
@@ -783,6 +839,41 @@ static void test_deep_nesting(void **state) {
   scratch_close(&s);
 }
 
+/* libyaml takes a NUL byte for the end of the file: what follows it must not be ignored. */
+static void test_nul_byte(void **state) {
+  static const char yaml[] = HEAD "checks:\n  - id: a\n    run: x()\0\n  - id: a\n    bogus: 1\n";
+  struct scratch s;
+  scratch_open_bytes(&s, yaml, sizeof yaml - 1);
+  struct uat_error err;
+  assert_null(load_with(s.path, NULL, &err));
+  assert_error_at(&err, s.path, 5, 13,
+                  (const char *const[]){"contains a NUL byte", "UTF-8 text", NULL});
+  scratch_close(&s);
+}
+
+/* A script saved with a UTF-8 byte-order mark is Lua text all the same, as for `lua FILE`. */
+static void test_script_byte_order_mark(void **state) {
+  struct scratch s;
+  scratch_open(&s, HEAD "checks:\n  - id: a\n    script: bom.lua\n");
+  char script[160];
+  snprintf(script, sizeof script, "%s/bom.lua", s.dir);
+  FILE *f = fopen(script, "wb");
+  assert_non_null(f);
+  assert_int_equal(fputs("\xEF\xBB\xBF"
+                         "expect.truthy(true)\n",
+                         f) >= 0,
+                   1);
+  assert_int_equal(fclose(f), 0);
+  struct uat_error err;
+  struct uat_playbook *pb = load_with(s.path, NULL, &err);
+  if (!pb)
+    fail_msg("%s", err.text);
+  assert_string_equal(pb->checks[0].source, "expect.truthy(true)\n");
+  uat_playbook_free(pb);
+  assert_int_equal(unlink(script), 0);
+  scratch_close(&s);
+}
+
 /* Many checks load quickly; ids stay unique-checked across all of them. */
 static void test_many_checks(void **state) {
   enum { N = 2000 };
@@ -826,8 +917,11 @@ int main(void) {
       cmocka_unit_test(test_process_environment_when_no_getenv),
       cmocka_unit_test(test_set_var),
       cmocka_unit_test(test_inline_run_positions),
+      cmocka_unit_test(test_script_name_from_current_folder),
       cmocka_unit_test(test_deep_nesting),
       cmocka_unit_test(test_many_checks),
+      cmocka_unit_test(test_nul_byte),
+      cmocka_unit_test(test_script_byte_order_mark),
       cmocka_unit_test(test_free_null),
   };
   enum { NFIXED = sizeof fixed / sizeof fixed[0] };
