@@ -147,10 +147,13 @@ static const struct option_def *find_option(const char *arg, const char **inline
         *inline_value = eq ? eq + 1 : NULL;
         return &options[i];
       }
-  } else if (arg[0] == '-' && arg[1] && !arg[2]) {
+  } else if (arg[0] == '-' && arg[1]) {
+    /* "-j4" is "-j 4", as getopt reads it; a flag takes nothing after its letter. */
     for (size_t i = 0; i < COUNT(options); i++)
-      if (options[i].shortname == arg[1])
+      if (options[i].shortname == arg[1] && (!arg[2] || options[i].kind == OPT_VALUE)) {
+        *inline_value = arg[2] ? arg + 2 : NULL;
         return &options[i];
+      }
   }
   return NULL;
 }
