@@ -3,6 +3,8 @@
  * this layer prints them and picks the exit code. */
 #include "cli.h"
 
+#include "report_text.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <libxml/parser.h>
@@ -173,23 +175,17 @@ static int push(const char ***list, size_t *n, const char *value) {
   return 0;
 }
 
-static bool has_control_chars(const char *text) {
-  for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-    if (*p < 0x20 || *p == 0x7f)
-      return true;
-  return false;
-}
-
 /* Stores one option's value; returns 0 or -1 after printing why. */
 static int apply_option(struct uat_cli_options *o, const struct option_def *def, const char *value,
                         bool *no_color) {
   const char *n = def->name;
   /* What people record and others read later (gate, history) must not carry
-   * terminal control sequences that could rewrite the lines around them. */
+   * terminal control sequences that could rewrite the lines around them, and must be
+   * UTF-8, which the ledger stores (else it could only fail after the checks ran). */
   static const char *const recorded[] = {"release", "commit", "role", "item", "note", "by"};
   for (size_t i = 0; value && i < COUNT(recorded); i++)
-    if (!strcmp(n, recorded[i]) && has_control_chars(value)) {
-      uat_cli_error(o, "--%s must be one line of text without control characters", n);
+    if (!strcmp(n, recorded[i]) && !uat_report_text_is_line(value)) {
+      uat_cli_error(o, "--%s must be one line of UTF-8 text without control characters", n);
       return -1;
     }
   if (!strcmp(n, "release"))

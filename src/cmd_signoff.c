@@ -3,6 +3,7 @@
  * records nothing until the person confirms; without one it records the single
  * decision given by --item and --approve/--reject (chat bots, scripts). */
 #include "cmd_gate.h"
+#include "report_text.h"
 
 #include <ctype.h>
 #include <pwd.h>
@@ -361,6 +362,11 @@ static int ask_note(const struct session *s, bool required, char **note) {
     size_t len = strlen(text);
     if (len > NOTE_MAX) {
       fprintf(s->o->out, "      That is %zu characters; please keep it under %d.\n", len, NOTE_MAX);
+    } else if (!uat_report_text_is_line(text)) {
+      /* Like --note: the ledger stores UTF-8, and others read the note on a terminal. */
+      fputs("      That note holds control characters or bytes that are not UTF-8 text; please "
+            "type it again as plain text.\n",
+            s->o->out);
     } else if (required && len == 0) {
       fputs("      A rejection needs a reason, so the team knows what to fix.\n", s->o->out);
     } else {
