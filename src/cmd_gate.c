@@ -84,6 +84,16 @@ int uat_gate_add_word(struct uat_strbuf *sb, const char *word) {
   return uat_strbuf_adds(sb, "'");
 }
 
+/* " --option VALUE", the value redacted: a command is printed, and secrets never are. */
+static int add_option(struct uat_strbuf *sb, const struct uat_context *ctx, const char *option,
+                      const char *value) {
+  char *shown = uat_redact(&ctx->redactor, value);
+  int rc = shown ? uat_strbuf_adds(sb, option) : -1;
+  rc = rc ? rc : uat_gate_add_word(sb, shown);
+  free(shown);
+  return rc;
+}
+
 char *uat_gate_command_for(const struct uat_context *ctx, const char *verb) {
   struct uat_strbuf sb;
   uat_strbuf_init(&sb, 0);
@@ -93,6 +103,13 @@ char *uat_gate_command_for(const struct uat_context *ctx, const char *verb) {
   rc = rc ? rc : uat_gate_add_word(&sb, ctx->release);
   rc = rc ? rc : uat_strbuf_adds(&sb, " --commit");
   rc = rc ? rc : uat_gate_add_word(&sb, ctx->commit);
+  /* A run stands for the gate only with the same target and vars: repeat them. */
+  if (strcmp(verb, "signoff") != 0) {
+    if (rc == 0 && ctx->opts->base_url)
+      rc = add_option(&sb, ctx, " --base-url", ctx->opts->base_url);
+    for (size_t i = 0; rc == 0 && i < ctx->opts->nvars; i++)
+      rc = add_option(&sb, ctx, " --var", ctx->opts->vars[i]);
+  }
   if (rc != 0) {
     uat_strbuf_release(&sb);
     return NULL;

@@ -195,6 +195,19 @@ has "the checks last ran against another target or other --var values" \
 run "a run against the playbook's target" 0 run pb.yml "${R[@]}"
 run "is not trusted for other --var values" 1 gate pb.yml "${R[@]}" --no-run --var mode=other
 has "checked another target or other --var values"
+# The command to fix a stale run repeats the target and vars, or it would record another
+# stale run; the values are redacted like everything uatrun prints.
+run "the fix repeats --base-url and --var" 1 gate pb.yml "${R[@]}" --no-run \
+  --base-url http://127.0.0.1:2 --var mode=pass --var "token=s3cr3t-t0ken-value"
+has "uatrun run pb.yml --release v4.6.3 --commit 1a2b3c4d5e6f70 --base-url http://127.0.0.1:2 --var mode=pass --var 'token=***'"
+lacks "s3cr3t-t0ken-value"
+run "a run with a --base-url override" 0 run pb.yml "${R[@]}" --base-url http://127.0.0.1:2
+run "status takes the same --base-url as the gate" 1 status pb.yml "${R[@]}" \
+  --base-url http://127.0.0.1:2
+has "GATE CLOSED — rejected by"
+lacks "another target"
+run "status without it sees another target" 1 status pb.yml "${R[@]}"
+has "the checks last ran against another target or other --var values"
 
 if command -v sqlite3 >/dev/null; then
   cp state/ledger.db pristine.db
