@@ -203,6 +203,29 @@ static int check_mode(const struct session *s) {
   return rc;
 }
 
+/* A commit given in another form than the checks ran for (short SHA, other case) names no
+ * run, and the gate would never count the sign-off: refuse it, naming the recorded form.
+ * Returns 0 or an exit code (after printing why). */
+static int check_commit_form(const struct session *s) {
+  const struct uat_context *ctx = &s->ctx;
+  char *other = NULL;
+  struct uat_error err;
+  if (uat_ledger_run_commit_like(s->ledger, ctx->playbook->name, ctx->release, ctx->commit, &other,
+                                 &err) != 0) {
+    uat_cli_error(s->o, "%s", err.text);
+    return UAT_EXIT_LEDGER;
+  }
+  if (!other)
+    return 0;
+  uat_cli_error(s->o,
+                "the checks of release %s ran for commit %s, and you sign for '%s': the gate "
+                "compares commits exactly, so this sign-off would not count; sign with "
+                "--commit %s (or run the checks for '%s' first)",
+                ctx->release, other, ctx->commit, other, ctx->commit);
+  free(other);
+  return UAT_EXIT_USAGE;
+}
+
 /* Signing is refused while the latest run of this release and commit failed. */
 static int check_latest_run(const struct session *s) {
   const struct uat_cli_options *o = s->o;
@@ -563,6 +586,8 @@ int uat_cmd_signoff(const struct uat_cli_options *opts) {
     rc = UAT_EXIT_LEDGER;
   }
   s.snap_loaded = rc == 0;
+  if (rc == 0 && !s.snap.run.found)
+    rc = check_commit_form(&s);
   rc = rc ? rc : check_latest_run(&s);
   if (rc == 0)
     rc = opts->item ? sign_one(&s) : sign_interactively(&s);

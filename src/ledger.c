@@ -903,6 +903,41 @@ int uat_ledger_latest_run(struct uat_ledger *ledger, const char *playbook, const
   return result;
 }
 
+/* Hex digits only, at least as long as git's shortest abbreviation. */
+static bool is_sha_like(const char *s) {
+  size_t n = strlen(s);
+  return n >= 7 && strspn(s, "0123456789abcdefABCDEF") == n;
+}
+
+int uat_ledger_run_commit_like(struct uat_ledger *ledger, const char *playbook, const char *release,
+                               const char *commit, char **out, struct uat_error *err) {
+  *out = NULL;
+  if (!commit || !is_sha_like(commit))
+    return 0;
+  sqlite3_stmt *st;
+  if (prepare_filtered(ledger,
+                       "SELECT commit_sha FROM entries WHERE kind = 'run' AND playbook = ?1 AND "
+                       "release IS ?2 AND commit_sha IS NOT ?3 AND length(commit_sha) >= 7 AND "
+                       "(lower(substr(commit_sha, 1, length(?3))) = lower(?3) OR "
+                       "lower(substr(?3, 1, length(commit_sha))) = lower(commit_sha)) "
+                       "ORDER BY seq DESC",
+                       playbook, release, commit, &st, err) != 0)
+    return -1;
+  int rc, result = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *other = (const char *)sqlite3_column_text(st, 0);
+    if (!other || !is_sha_like(other))
+      continue;
+    if (!(*out = strdup(other)))
+      result = uat_error_set(err, "cannot read the ledger '%s': out of memory", ledger->path);
+    break;
+  }
+  if (result == 0 && !*out && rc != SQLITE_DONE)
+    result = ledger_fail(ledger, err, "reading the runs of the release");
+  sqlite3_finalize(st);
+  return result;
+}
+
 int uat_ledger_decisions(struct uat_ledger *ledger, const char *playbook, const char *release,
                          const char *commit, struct uat_decision_list *out, struct uat_error *err) {
   memset(out, 0, sizeof *out);

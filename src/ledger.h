@@ -44,18 +44,23 @@ int uat_ledger_record_decision(struct uat_ledger *ledger, struct uat_decision *d
 int uat_ledger_latest_run(struct uat_ledger *ledger, const char *playbook, const char *release,
                           const char *commit, struct uat_run_record *out, struct uat_error *err);
 
+/* When commit looks like a git SHA: the commit of the latest run of this playbook and
+ * release that names the same commit in another form (shorter, longer, other case), in *out
+ * (the caller's), else NULL. A sign-off given in one form does not count for the other. */
+int uat_ledger_run_commit_like(struct uat_ledger *ledger, const char *playbook, const char *release,
+                               const char *commit, char **out, struct uat_error *err);
+
 /* Every decision for this playbook name, release and commit, oldest first. */
 int uat_ledger_decisions(struct uat_ledger *ledger, const char *playbook, const char *release,
-                         const char *commit, struct uat_decision_list *out,
-                         struct uat_error *err);
+                         const char *commit, struct uat_decision_list *out, struct uat_error *err);
 
 /* One row of `history`: a run or a decision. */
 struct uat_history_entry {
   int64_t seq;
   int64_t time;
   bool is_run;
-  struct uat_run_record run;     /* when is_run */
-  struct uat_decision decision;  /* when !is_run */
+  struct uat_run_record run;    /* when is_run */
+  struct uat_decision decision; /* when !is_run */
 };
 struct uat_history {
   struct uat_history_entry *entries; /* newest first */

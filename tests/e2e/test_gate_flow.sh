@@ -110,6 +110,14 @@ run "no terminal, no item" 2 signoff pb.yml "${R[@]}" --role support --by myriam
 has "no terminal to ask on" "--item ID --approve"
 run "signoff without release" 2 signoff pb.yml --role support --item support-briefed \
   --approve --by myriam
+# The gate compares commits exactly: a short SHA (or other case) would record a sign-off
+# that never counts, so it is refused naming the commit the checks ran for.
+run "signing with a short SHA" 2 signoff pb.yml --release v4.6.3 --commit 1a2b3c4 \
+  --role support --item support-briefed --approve --by myriam
+has "the checks of release v4.6.3 ran for commit 1a2b3c4d5e6f70" "sign with --commit 1a2b3c4d5e6f70"
+run "signing with an upper-case SHA" 2 signoff pb.yml --release v4.6.3 \
+  --commit 1A2B3C4D5E6F70 --role support --item support-briefed --approve --by myriam
+has "sign with --commit 1a2b3c4d5e6f70"
 step="nothing recorded by refused sign-offs"
 out=$("$uatrun" history pb.yml)
 lacks "approve" "reject"
