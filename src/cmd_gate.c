@@ -5,6 +5,7 @@
 
 #include "fsutil.h"
 #include "report.h"
+#include "report_text.h"
 #include "sandbox.h"
 
 #include <errno.h>
@@ -186,6 +187,15 @@ static char *redacted(const struct view *v, const char *text) {
   return uat_redact(&v->ctx->redactor, text ? text : "");
 }
 
+/* A note as a terminal may show it: redacted, and a control character recorded by an older
+ * uatrun (whose prompt let one through) escaped, so it cannot rewrite the headline. */
+static char *shown_note(const struct view *v, const char *text) {
+  char *note = redacted(v, text);
+  char *clean = uat_report_text_clean(note, UAT_TEXT_TERMINAL);
+  free(note);
+  return clean;
+}
+
 static const struct uat_gate_item *first_rejection(const struct uat_gate_verdict *verdict) {
   for (size_t i = 0; i < verdict->nitems; i++)
     if (verdict->items[i].state == UAT_ITEM_REJECTED)
@@ -222,7 +232,7 @@ static char *headline(const struct view *v) {
     rc = uat_strbuf_addf(&sb, "GATE CLOSED — %s", reason);
   } else if (verdict->nrejected) {
     const struct uat_gate_item *r = first_rejection(verdict);
-    char *note = redacted(v, r->decision->note);
+    char *note = shown_note(v, r->decision->note);
     rc = !note ? -1
                : uat_strbuf_addf(&sb, "GATE CLOSED — rejected by %s (%s)%s%s", r->decision->signer,
                                  r->item->role, *note ? ": " : "", note);
@@ -277,7 +287,7 @@ static int print_item(const struct view *v, const struct uat_gate_item *gi, int 
   fprintf(v->out, "  %s%s%s %-*s  %s: %s", colour, mark, paint(v, RESET), width, gi->item->id,
           gi->item->role, gi->reason);
   if (gi->state == UAT_ITEM_REJECTED && gi->decision->note && *gi->decision->note) {
-    char *note = redacted(v, gi->decision->note);
+    char *note = shown_note(v, gi->decision->note);
     if (!note)
       return -1;
     fprintf(v->out, ": \"%s\"", note);

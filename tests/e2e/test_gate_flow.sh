@@ -231,6 +231,39 @@ if command -v sqlite3 >/dev/null; then
   rm -f state/ledger.db-wal state/ledger.db-shm
 fi
 
+# A ledger written by an older uatrun may hold a note with control characters (its prompt let
+# them through): gate and history print it escaped, so it cannot rewrite the headline.
+if command -v python3 >/dev/null && python3 -c 'import sqlite3' 2>/dev/null; then
+  python3 - state/ledger.db <<'PY'
+import hashlib, json, re, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+seq, prev, digest = db.execute(
+    "SELECT seq, hash, (SELECT digest FROM entries WHERE kind = 'decision' LIMIT 1)"
+    " FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+def dump(o):  # jansson's JSON_COMPACT | JSON_SORT_KEYS
+    text = json.dumps(o, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), text)
+row = {"seq": seq + 1, "kind": "decision", "time": 1795168920, "playbook": "Gate flow",
+       "digest": digest, "release": "v4.6.3", "commit": "1a2b3c4d5e6f70", "role": "support",
+       "item": "support-briefed", "signer": "nesserine", "approve": 0, "passed": None,
+       "payload": dump({"note": "old\r\033[2KGATE OPEN", "run_seq": 0})}
+h = hashlib.sha256((prev + "\n" + dump(row)).encode()).hexdigest()
+cols = list(row) + ["prev_hash", "hash"]
+db.execute("INSERT INTO entries(%s) VALUES (%s)" % (
+    ", ".join("commit_sha" if c == "commit" else c for c in cols), ", ".join("?" * len(cols))),
+    list(row.values()) + [prev, h])
+db.commit()
+PY
+  run "a forged-by-an-older-version note still verifies" 0 verify-ledger pb.yml
+  run "the gate escapes a recorded control character" 1 gate pb.yml "${R[@]}" --no-run \
+    --base-url http://127.0.0.1:2
+  has 'GATE CLOSED — rejected by nesserine (support): old\x0d\x1b[2KGATE OPEN'
+  [[ $out != *$'\033'* && $out != *$'\r'* ]] || fail "ESC or CR printed raw"
+  run "history escapes it too" 0 history pb.yml --limit 1
+  has '"old\x0d\x1b[2KGATE OPEN"'
+  [[ $out != *$'\033'* && $out != *$'\r'* ]] || fail "ESC or CR printed raw"
+fi
+
 printf 'this is not a database, it only has a name like one\n' >broken.db
 export UATRUN_LEDGER=$work/broken.db
 run "status on an unreadable ledger" 4 status pb.yml "${R[@]}"
