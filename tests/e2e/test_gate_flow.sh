@@ -210,6 +210,9 @@ run "the fix repeats --base-url and --var" 1 gate pb.yml "${R[@]}" --no-run \
 has "uatrun run pb.yml --release v4.6.3 --commit 1a2b3c4d5e6f70 --base-url http://127.0.0.1:2 --var mode=pass --var 'token=***'"
 lacks "s3cr3t-t0ken-value"
 run "a run with a --base-url override" 0 run pb.yml "${R[@]}" --base-url http://127.0.0.1:2
+run "signing after it" 0 signoff pb.yml "${R[@]}" --role support --item support-briefed \
+  --approve --by myriam
+lacks "earlier version of the playbook"
 run "status takes the same --base-url as the gate" 1 status pb.yml "${R[@]}" \
   --base-url http://127.0.0.1:2
 has "GATE CLOSED — rejected by"
