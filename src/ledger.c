@@ -1162,6 +1162,21 @@ static int walk_chain(struct uat_ledger *l, const char *expected_head, bool *hea
   return result;
 }
 
+int uat_ledger_check_head(const char *head, struct uat_error *err) {
+  if (!is_hash_text(head))
+    return uat_error_set(err,
+                         "--head '%s' is not a chain head: give the 64 hex digits printed after a "
+                         "write to the ledger (`ledger head: HASH`)",
+                         head);
+  /* The genesis value is in every chain, so accepting it would vouch for any ledger. */
+  if (strcmp(head, GENESIS_HASH) == 0)
+    return uat_error_set(err,
+                         "--head '%.12s…' is not a chain head: 64 zeros stand before the first row "
+                         "of every ledger; give the head printed after a write to it",
+                         head);
+  return 0;
+}
+
 int uat_ledger_verify(struct uat_ledger *ledger, const char *expected_head, int64_t *rows,
                       char head[UAT_HASH_HEX], struct uat_error *err) {
   int64_t count = 0;
@@ -1171,17 +1186,8 @@ int uat_ledger_verify(struct uat_ledger *ledger, const char *expected_head, int6
     *rows = 0;
   if (head)
     snprintf(head, UAT_HASH_HEX, "%s", GENESIS_HASH);
-  if (expected_head && !is_hash_text(expected_head))
-    return uat_error_set(err,
-                         "'%s' is not a chain head: expected the 64 hex digits printed after a "
-                         "write to the ledger '%s'",
-                         expected_head, ledger->path);
-  /* The genesis value is in every chain, so accepting it would vouch for any ledger. */
-  if (expected_head && strcmp(expected_head, GENESIS_HASH) == 0)
-    return uat_error_set(err,
-                         "'%.12s…' is not a chain head: 64 zeros stand before the first row of "
-                         "every ledger; give the head printed after a write to '%s'",
-                         expected_head, ledger->path);
+  if (expected_head && uat_ledger_check_head(expected_head, err) != 0)
+    return -1;
   if (quick_check(ledger, err) != 0)
     return -1;
   /* Read the whole chain from one snapshot, so rows appended meanwhile cannot confuse it. */

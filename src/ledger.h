@@ -71,6 +71,10 @@ int uat_ledger_history(struct uat_ledger *ledger, const char *playbook, const ch
                        int limit, struct uat_history *out, struct uat_error *err);
 void uat_history_free(struct uat_history *h);
 
+/* 0 when head can name a row (64 hex digits, not the genesis value); else -1 with err set
+ * (a bad option: the CLI exits 2 before opening the ledger). */
+int uat_ledger_check_head(const char *head, struct uat_error *err);
+
 /* Re-checks the whole chain. Returns 0 when intact (and, if expected_head is not NULL,
  * when it is in the chain — the newest rows after it were not cut off); otherwise -1 with
  * err naming the first bad row and what is wrong. rows/head describe what was checked. */

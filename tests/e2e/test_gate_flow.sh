@@ -164,9 +164,12 @@ run "verify with the head printed by the last write" 0 verify-ledger pb.yml --he
 run "verify with a head that is not in the chain" 4 verify-ledger pb.yml \
   --head 0000000000000000000000000000000000000000000000000000000000000001
 
-run "the genesis value is not a head" 4 verify-ledger pb.yml \
+run "the genesis value is not a head" 2 verify-ledger pb.yml \
   --head 0000000000000000000000000000000000000000000000000000000000000000
 has "is not a chain head: 64 zeros stand before the first row"
+run "a mistyped head is a bad option, not a broken ledger" 2 verify-ledger pb.yml \
+  --head " $head"
+has "is not a chain head: give the 64 hex digits"
 
 write_playbook "Support knows what moved, and where"
 run "a changed playbook needs a new run and new sign-offs" 1 gate pb.yml "${R[@]}" --no-run
