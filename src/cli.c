@@ -2,7 +2,8 @@
  * the process-wide library set-up. Everything below this layer returns errors;
  * this layer prints them and picks the exit code. */
 #include "cli.h"
-#include "context.h"
+
+#include "report_text.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -62,8 +63,8 @@ static const struct option_def options[] = {
     {"commit", 0, OPT_VALUE, CMD_ALL & ~CMD_VERIFY & ~CMD_LINT & ~CMD_HISTORY, "SHA"},
     {"only", 0, OPT_VALUE, CMD_RUNS | CMD_LINT, "ID|TAG"},
     {"jobs", 'j', OPT_VALUE, CMD_RUNS, "N"},
-    {"var", 0, OPT_VALUE, CMD_RUNS | CMD_LINT, "KEY=VALUE"},
-    {"base-url", 0, OPT_VALUE, CMD_RUNS, "URL"},
+    {"var", 0, OPT_VALUE, CMD_RUNS | CMD_LINT | CMD_STATUS, "KEY=VALUE"},
+    {"base-url", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "URL"},
     {"report-junit", 0, OPT_VALUE, CMD_RUNS, "FILE"},
     {"report-json", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "FILE"},
     {"quiet", 'q', OPT_FLAG, CMD_ALL, NULL},
@@ -177,22 +178,16 @@ static int push(const char ***list, size_t *n, const char *value) {
   return 0;
 }
 
-static bool has_control_chars(const char *text) {
-  for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-    if (*p < 0x20 || *p == 0x7f)
-      return true;
-  return false;
-}
-
 /* Stores one option's value; returns 0 or -1 after printing why. */
 static int apply_option(struct uat_cli_options *o, const struct option_def *def, const char *value,
                         bool *no_color) {
   const char *n = def->name;
   /* What people record and others read later (gate, history) must not carry
-   * terminal control sequences that could rewrite the lines around them. */
+   * terminal control sequences that could rewrite the lines around them, and must be
+   * UTF-8, which the ledger stores (else it could only fail after the checks ran). */
   static const char *const recorded[] = {"release", "commit", "role", "item", "note", "by"};
   for (size_t i = 0; value && i < COUNT(recorded); i++)
-    if (!strcmp(n, recorded[i]) && (has_control_chars(value) || !uat_context_is_utf8(value))) {
+    if (!strcmp(n, recorded[i]) && !uat_report_text_is_line(value)) {
       uat_cli_error(o, "--%s must be one line of UTF-8 text without control characters", n);
       return -1;
     }

@@ -5,6 +5,7 @@
 
 #include "fsutil.h"
 #include "report.h"
+#include "report_text.h"
 #include "sandbox.h"
 
 #include <errno.h>
@@ -84,6 +85,16 @@ int uat_gate_add_word(struct uat_strbuf *sb, const char *word) {
   return uat_strbuf_adds(sb, "'");
 }
 
+/* " --option VALUE", the value redacted: a command is printed, and secrets never are. */
+static int add_option(struct uat_strbuf *sb, const struct uat_context *ctx, const char *option,
+                      const char *value) {
+  char *shown = uat_redact(&ctx->redactor, value);
+  int rc = shown ? uat_strbuf_adds(sb, option) : -1;
+  rc = rc ? rc : uat_gate_add_word(sb, shown);
+  free(shown);
+  return rc;
+}
+
 char *uat_gate_command_for(const struct uat_context *ctx, const char *verb) {
   struct uat_strbuf sb;
   uat_strbuf_init(&sb, 0);
@@ -93,6 +104,13 @@ char *uat_gate_command_for(const struct uat_context *ctx, const char *verb) {
   rc = rc ? rc : uat_gate_add_word(&sb, ctx->release);
   rc = rc ? rc : uat_strbuf_adds(&sb, " --commit");
   rc = rc ? rc : uat_gate_add_word(&sb, ctx->commit);
+  /* A run stands for the gate only with the same target and vars: repeat them. */
+  if (strcmp(verb, "signoff") != 0) {
+    if (rc == 0 && ctx->opts->base_url)
+      rc = add_option(&sb, ctx, " --base-url", ctx->opts->base_url);
+    for (size_t i = 0; rc == 0 && i < ctx->opts->nvars; i++)
+      rc = add_option(&sb, ctx, " --var", ctx->opts->vars[i]);
+  }
   if (rc != 0) {
     uat_strbuf_release(&sb);
     return NULL;
@@ -169,6 +187,15 @@ static char *redacted(const struct view *v, const char *text) {
   return uat_redact(&v->ctx->redactor, text ? text : "");
 }
 
+/* A note as a terminal may show it: redacted, and a control character recorded by an older
+ * uatrun (whose prompt let one through) escaped, so it cannot rewrite the headline. */
+static char *shown_note(const struct view *v, const char *text) {
+  char *note = redacted(v, text);
+  char *clean = uat_report_text_clean(note, UAT_TEXT_TERMINAL);
+  free(note);
+  return clean;
+}
+
 static const struct uat_gate_item *first_rejection(const struct uat_gate_verdict *verdict) {
   for (size_t i = 0; i < verdict->nitems; i++)
     if (verdict->items[i].state == UAT_ITEM_REJECTED)
@@ -205,7 +232,7 @@ static char *headline(const struct view *v) {
     rc = uat_strbuf_addf(&sb, "GATE CLOSED — %s", reason);
   } else if (verdict->nrejected) {
     const struct uat_gate_item *r = first_rejection(verdict);
-    char *note = redacted(v, r->decision->note);
+    char *note = shown_note(v, r->decision->note);
     rc = !note ? -1
                : uat_strbuf_addf(&sb, "GATE CLOSED — rejected by %s (%s)%s%s", r->decision->signer,
                                  r->item->role, *note ? ": " : "", note);
@@ -260,7 +287,7 @@ static int print_item(const struct view *v, const struct uat_gate_item *gi, int 
   fprintf(v->out, "  %s%s%s %-*s  %s: %s", colour, mark, paint(v, RESET), width, gi->item->id,
           gi->item->role, gi->reason);
   if (gi->state == UAT_ITEM_REJECTED && gi->decision->note && *gi->decision->note) {
-    char *note = redacted(v, gi->decision->note);
+    char *note = shown_note(v, gi->decision->note);
     if (!note)
       return -1;
     fprintf(v->out, ": \"%s\"", note);
@@ -588,9 +615,13 @@ int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
                   strcmp(opts->command, "gate") == 0 ? "`uatrun gate --no-run`" : "this command");
     return UAT_EXIT_USAGE;
   }
-  if (run_checks && opts->nonly) {
-    uat_cli_error(opts, "the gate runs every check, so --only does not apply; use `uatrun run "
-                        "--only` to try a few checks, or `uatrun gate --no-run`");
+  /* With --no-run too: the gate judges every check, and ignoring --only would hide that. */
+  if (opts->nonly) {
+    uat_cli_error(opts, run_checks
+                            ? "the gate runs every check, so --only does not apply; use `uatrun "
+                              "run --only` to try a few checks, or `uatrun gate --no-run`"
+                            : "the gate needs a run of every check, so --only does not apply; "
+                              "drop it (`uatrun run --only` tries a few checks)");
     return UAT_EXIT_USAGE;
   }
   /* The run itself writes no JSON report here: this command writes it with the verdict. */

@@ -40,7 +40,8 @@ const struct uat_gate_item *uat_gate_other_role_signed_by(const struct uat_gate_
 
 /* Appends " WORD", single-quoted when the shell would split or expand it. */
 int uat_gate_add_word(struct uat_strbuf *sb, const char *word);
-/* "uatrun VERB PLAYBOOK --release R --commit C" for ctx, quoted for a shell; caller frees. */
+/* "uatrun VERB PLAYBOOK --release R --commit C" for ctx, quoted for a shell, followed (but for
+ * signoff) by this invocation's --base-url and --var, redacted; caller frees. */
 char *uat_gate_command_for(const struct uat_context *ctx, const char *verb);
 
 /* `gate` (run_checks true unless --no-run) and `status` (never runs): prints the verdict,

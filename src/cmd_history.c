@@ -4,6 +4,7 @@
 #include "context.h"
 #include "gate.h"
 #include "ledger.h"
+#include "report_text.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -63,7 +64,10 @@ static int print_entry(const struct uat_cli_options *o, const struct uat_context
   } else {
     fprintf(o->out, "%-*s  %s  by %s", w.item, d->item, d->role, d->signer);
     if (d->note && *d->note) {
-      char *note = uat_redact(&ctx->redactor, d->note);
+      /* Redacted, and a control character an older uatrun let into the ledger escaped. */
+      char *redacted = uat_redact(&ctx->redactor, d->note);
+      char *note = uat_report_text_clean(redacted, UAT_TEXT_TERMINAL);
+      free(redacted);
       if (!note)
         return -1;
       fprintf(o->out, "  \"%s\"", note);

@@ -3,6 +3,7 @@
  * records nothing until the person confirms; without one it records the single
  * decision given by --item and --approve/--reject (chat bots, scripts). */
 #include "cmd_gate.h"
+#include "report_text.h"
 
 #include <ctype.h>
 #include <pwd.h>
@@ -202,6 +203,29 @@ static int check_mode(const struct session *s) {
   return rc;
 }
 
+/* A commit given in another form than the checks ran for (short SHA, other case) names no
+ * run, and the gate would never count the sign-off: refuse it, naming the recorded form.
+ * Returns 0 or an exit code (after printing why). */
+static int check_commit_form(const struct session *s) {
+  const struct uat_context *ctx = &s->ctx;
+  char *other = NULL;
+  struct uat_error err;
+  if (uat_ledger_run_commit_like(s->ledger, ctx->playbook->name, ctx->release, ctx->commit, &other,
+                                 &err) != 0) {
+    uat_cli_error(s->o, "%s", err.text);
+    return UAT_EXIT_LEDGER;
+  }
+  if (!other)
+    return 0;
+  uat_cli_error(s->o,
+                "the checks of release %s ran for commit %s, and you sign for '%s': the gate "
+                "compares commits exactly, so this sign-off would not count; sign with "
+                "--commit %s (or run the checks for '%s' first)",
+                ctx->release, other, ctx->commit, other, ctx->commit);
+  free(other);
+  return UAT_EXIT_USAGE;
+}
+
 /* Signing is refused while the latest run of this release and commit failed. */
 static int check_latest_run(const struct session *s) {
   const struct uat_cli_options *o = s->o;
@@ -232,7 +256,9 @@ static int check_latest_run(const struct session *s) {
                   uat_gate_format_time(run->time, when, sizeof when), cmd);
     uat_strbuf_release(&ids);
     rc = UAT_EXIT_FAILED;
-  } else if (s->snap.verdict.run_state == UAT_RUN_STALE) {
+  } else if (!run->digest || strcmp(run->digest, s->snap.digest) != 0) {
+    /* Only the playbook version: signoff takes no --base-url or --var, so a run against the
+     * gate's own target would otherwise be called "an earlier version" here. */
     fprintf(o->err,
             "uatrun: note: the latest run used an earlier version of the playbook; the gate will "
             "need a new one: %s\n",
@@ -361,6 +387,11 @@ static int ask_note(const struct session *s, bool required, char **note) {
     size_t len = strlen(text);
     if (len > NOTE_MAX) {
       fprintf(s->o->out, "      That is %zu characters; please keep it under %d.\n", len, NOTE_MAX);
+    } else if (!uat_report_text_is_line(text)) {
+      /* Like --note: the ledger stores UTF-8, and others read the note on a terminal. */
+      fputs("      That note holds control characters or bytes that are not UTF-8 text; please "
+            "type it again as plain text.\n",
+            s->o->out);
     } else if (required && len == 0) {
       fputs("      A rejection needs a reason, so the team knows what to fix.\n", s->o->out);
     } else {
@@ -557,6 +588,8 @@ int uat_cmd_signoff(const struct uat_cli_options *opts) {
     rc = UAT_EXIT_LEDGER;
   }
   s.snap_loaded = rc == 0;
+  if (rc == 0 && !s.snap.run.found)
+    rc = check_commit_form(&s);
   rc = rc ? rc : check_latest_run(&s);
   if (rc == 0)
     rc = opts->item ? sign_one(&s) : sign_interactively(&s);

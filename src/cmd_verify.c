@@ -11,6 +11,12 @@ int uat_cmd_verify_ledger(const struct uat_cli_options *opts) {
     uat_cli_error(opts, "%s", err.text);
     return UAT_EXIT_USAGE;
   }
+  /* A mistyped --head is a bad option (exit 2), not a broken ledger (exit 4). */
+  if (opts->head && uat_ledger_check_head(opts->head, &err) != 0) {
+    uat_cli_error(opts, "%s", err.text);
+    uat_context_close(&ctx);
+    return UAT_EXIT_USAGE;
+  }
   struct uat_ledger *ledger;
   if (uat_ledger_open(ctx.ledger_path, UAT_LEDGER_READ, &ledger, &err) != 0) {
     uat_cli_error(opts, "%s", err.text);

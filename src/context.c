@@ -1,6 +1,7 @@
 /* Turns parsed options into what every command starts from: the playbook,
  * the redactor, the release and commit under test, and the ledger path. */
 #include "context.h"
+#include "report_text.h"
 
 #include "digest.h"
 #include "fsutil.h"
@@ -41,38 +42,13 @@ const char *uat_context_env_commit(void) {
   return first_env(names);
 }
 
-bool uat_context_is_utf8(const char *text) {
-  const unsigned char *p = (const unsigned char *)text;
-  while (*p) {
-    unsigned c = *p;
-    size_t n = c < 0x80             ? 0
-               : (c & 0xE0) == 0xC0 ? 1
-               : (c & 0xF0) == 0xE0 ? 2
-               : (c & 0xF8) == 0xF0 ? 3
-                                    : 9;
-    if (n == 9)
-      return false;
-    unsigned cp = n == 0 ? c : c & (0x3Fu >> n);
-    for (size_t i = 1; i <= n; i++) {
-      if ((p[i] & 0xC0) != 0x80)
-        return false;
-      cp = (cp << 6) | (p[i] & 0x3Fu);
-    }
-    static const unsigned least[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false; /* overlong, beyond Unicode, or a UTF-16 surrogate */
-    p += n + 1;
-  }
-  return true;
-}
-
 /* A release or commit names what people approve: blank text, control characters (which
  * could rewrite a terminal line) or bytes that are not UTF-8 (which the ledger refuses,
  * after the run) are refused. NULL is "not given". */
 static bool valid_identity(const char *text) {
   if (!text)
     return true;
-  if (!uat_context_is_utf8(text))
+  if (!uat_report_text_is_utf8(text))
     return false;
   bool blank = true;
   for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
@@ -169,7 +145,7 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
   ctx->opts = opts;
   uat_redactor_init(&ctx->redactor);
   /* The path is recorded with every run and decision, and the ledger stores UTF-8 only. */
-  if (opts->playbook && !uat_context_is_utf8(opts->playbook)) {
+  if (opts->playbook && !uat_report_text_is_utf8(opts->playbook)) {
     uat_redactor_release(&ctx->redactor);
     return uat_error_set(err, "the playbook path is not UTF-8 text; rename the file (or a folder "
                               "on its path) with UTF-8 characters");

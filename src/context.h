@@ -32,8 +32,6 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
                      struct uat_error *err);
 void uat_context_close(struct uat_context *ctx);
 
-/* Whether text is valid UTF-8 (what the ledger and the JSON report can store). */
-bool uat_context_is_utf8(const char *text);
 
 /* Release/commit as the contract resolves them: option, then UATRUN_*, then CI variables. */
 const char *uat_context_env_release(void);

@@ -126,6 +126,16 @@ static void judge_decision(const struct uat_gate_input *in, struct uat_gate_item
                d->signer, gi->item->role);
     return;
   }
+  /* A clock running ahead (the signer's) or behind (this machine's) must not make an
+   * approval count for longer than signoff_max_age: one from the future does not count. */
+  if (d->time - in->now > UAT_GATE_CLOCK_SKEW_S) {
+    gi->state = UAT_ITEM_EXPIRED;
+    snprintf(gi->reason, sizeof gi->reason,
+             "approved by %s on %s, which is still in the future: the signer's clock or this "
+             "machine's is wrong; fix it and sign again",
+             d->signer, when);
+    return;
+  }
   if ((double)(in->now - d->time) >= pb->signoff_max_age_s) {
     gi->state = UAT_ITEM_EXPIRED;
     snprintf(gi->reason, sizeof gi->reason,

@@ -53,13 +53,17 @@ struct uat_run_record {
 void uat_decision_list_free(struct uat_decision_list *list);
 void uat_run_record_clear(struct uat_run_record *run);
 
+/* How far in the future (seconds) a decision may be dated and still count: clocks of
+ * the signer's machine and the gate's differ a little; more means one of them is wrong. */
+#define UAT_GATE_CLOCK_SKEW_S 300
+
 /* How one sign-off item stands. Every state but APPROVED keeps the gate closed. */
 enum uat_item_state {
   UAT_ITEM_APPROVED,
-  UAT_ITEM_MISSING,            /* nobody decided for this release, commit and playbook */
-  UAT_ITEM_REJECTED,           /* the latest decision, of any digest, rejects: the gate fails */
-  UAT_ITEM_EXPIRED,            /* approved, but longer ago than signoff_max_age */
-  UAT_ITEM_STALE_DIGEST,       /* approved, but for another version of the playbook */
+  UAT_ITEM_MISSING,      /* nobody decided for this release, commit and playbook */
+  UAT_ITEM_REJECTED,     /* the latest decision, of any digest, rejects: the gate fails */
+  UAT_ITEM_EXPIRED,      /* approved longer ago than signoff_max_age, or dated in the future */
+  UAT_ITEM_STALE_DIGEST, /* approved, but for another version of the playbook */
   UAT_ITEM_SIGNER_NOT_ALLOWED, /* approved by someone not (or no longer) listed under the role */
   UAT_ITEM_SIGNER_REUSED,      /* distinct_signers: this person already satisfies another role */
 };

@@ -903,6 +903,41 @@ int uat_ledger_latest_run(struct uat_ledger *ledger, const char *playbook, const
   return result;
 }
 
+/* Hex digits only, at least as long as git's shortest abbreviation. */
+static bool is_sha_like(const char *s) {
+  size_t n = strlen(s);
+  return n >= 7 && strspn(s, "0123456789abcdefABCDEF") == n;
+}
+
+int uat_ledger_run_commit_like(struct uat_ledger *ledger, const char *playbook, const char *release,
+                               const char *commit, char **out, struct uat_error *err) {
+  *out = NULL;
+  if (!commit || !is_sha_like(commit))
+    return 0;
+  sqlite3_stmt *st;
+  if (prepare_filtered(ledger,
+                       "SELECT commit_sha FROM entries WHERE kind = 'run' AND playbook = ?1 AND "
+                       "release IS ?2 AND commit_sha IS NOT ?3 AND length(commit_sha) >= 7 AND "
+                       "(lower(substr(commit_sha, 1, length(?3))) = lower(?3) OR "
+                       "lower(substr(?3, 1, length(commit_sha))) = lower(commit_sha)) "
+                       "ORDER BY seq DESC",
+                       playbook, release, commit, &st, err) != 0)
+    return -1;
+  int rc, result = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *other = (const char *)sqlite3_column_text(st, 0);
+    if (!other || !is_sha_like(other))
+      continue;
+    if (!(*out = strdup(other)))
+      result = uat_error_set(err, "cannot read the ledger '%s': out of memory", ledger->path);
+    break;
+  }
+  if (result == 0 && !*out && rc != SQLITE_DONE)
+    result = ledger_fail(ledger, err, "reading the runs of the release");
+  sqlite3_finalize(st);
+  return result;
+}
+
 int uat_ledger_decisions(struct uat_ledger *ledger, const char *playbook, const char *release,
                          const char *commit, struct uat_decision_list *out, struct uat_error *err) {
   memset(out, 0, sizeof *out);
@@ -1127,6 +1162,21 @@ static int walk_chain(struct uat_ledger *l, const char *expected_head, bool *hea
   return result;
 }
 
+int uat_ledger_check_head(const char *head, struct uat_error *err) {
+  if (!is_hash_text(head))
+    return uat_error_set(err,
+                         "--head '%s' is not a chain head: give the 64 hex digits printed after a "
+                         "write to the ledger (`ledger head: HASH`)",
+                         head);
+  /* The genesis value is in every chain, so accepting it would vouch for any ledger. */
+  if (strcmp(head, GENESIS_HASH) == 0)
+    return uat_error_set(err,
+                         "--head '%.12s…' is not a chain head: 64 zeros stand before the first row "
+                         "of every ledger; give the head printed after a write to it",
+                         head);
+  return 0;
+}
+
 int uat_ledger_verify(struct uat_ledger *ledger, const char *expected_head, int64_t *rows,
                       char head[UAT_HASH_HEX], struct uat_error *err) {
   int64_t count = 0;
@@ -1136,17 +1186,8 @@ int uat_ledger_verify(struct uat_ledger *ledger, const char *expected_head, int6
     *rows = 0;
   if (head)
     snprintf(head, UAT_HASH_HEX, "%s", GENESIS_HASH);
-  if (expected_head && !is_hash_text(expected_head))
-    return uat_error_set(err,
-                         "'%s' is not a chain head: expected the 64 hex digits printed after a "
-                         "write to the ledger '%s'",
-                         expected_head, ledger->path);
-  /* The genesis value is in every chain, so accepting it would vouch for any ledger. */
-  if (expected_head && strcmp(expected_head, GENESIS_HASH) == 0)
-    return uat_error_set(err,
-                         "'%.12s…' is not a chain head: 64 zeros stand before the first row of "
-                         "every ledger; give the head printed after a write to '%s'",
-                         expected_head, ledger->path);
+  if (expected_head && uat_ledger_check_head(expected_head, err) != 0)
+    return -1;
   if (quick_check(ledger, err) != 0)
     return -1;
   /* Read the whole chain from one snapshot, so rows appended meanwhile cannot confuse it. */

@@ -44,18 +44,23 @@ int uat_ledger_record_decision(struct uat_ledger *ledger, struct uat_decision *d
 int uat_ledger_latest_run(struct uat_ledger *ledger, const char *playbook, const char *release,
                           const char *commit, struct uat_run_record *out, struct uat_error *err);
 
+/* When commit looks like a git SHA: the commit of the latest run of this playbook and
+ * release that names the same commit in another form (shorter, longer, other case), in *out
+ * (the caller's), else NULL. A sign-off given in one form does not count for the other. */
+int uat_ledger_run_commit_like(struct uat_ledger *ledger, const char *playbook, const char *release,
+                               const char *commit, char **out, struct uat_error *err);
+
 /* Every decision for this playbook name, release and commit, oldest first. */
 int uat_ledger_decisions(struct uat_ledger *ledger, const char *playbook, const char *release,
-                         const char *commit, struct uat_decision_list *out,
-                         struct uat_error *err);
+                         const char *commit, struct uat_decision_list *out, struct uat_error *err);
 
 /* One row of `history`: a run or a decision. */
 struct uat_history_entry {
   int64_t seq;
   int64_t time;
   bool is_run;
-  struct uat_run_record run;     /* when is_run */
-  struct uat_decision decision;  /* when !is_run */
+  struct uat_run_record run;    /* when is_run */
+  struct uat_decision decision; /* when !is_run */
 };
 struct uat_history {
   struct uat_history_entry *entries; /* newest first */
@@ -65,6 +70,10 @@ struct uat_history {
 int uat_ledger_history(struct uat_ledger *ledger, const char *playbook, const char *release,
                        int limit, struct uat_history *out, struct uat_error *err);
 void uat_history_free(struct uat_history *h);
+
+/* 0 when head can name a row (64 hex digits, not the genesis value); else -1 with err set
+ * (a bad option: the CLI exits 2 before opening the ledger). */
+int uat_ledger_check_head(const char *head, struct uat_error *err);
 
 /* Re-checks the whole chain. Returns 0 when intact (and, if expected_head is not NULL,
  * when it is in the chain — the newest rows after it were not cut off); otherwise -1 with

@@ -103,3 +103,27 @@ char *uat_report_text_clean(const char *s, enum uat_text_mode mode) {
   }
   return uat_strbuf_take(&sb);
 }
+
+bool uat_report_text_is_utf8(const char *s) {
+  size_t len = strlen(s);
+  for (size_t i = 0; i < len;) {
+    uint32_t cp;
+    size_t n = decode_utf8((const unsigned char *)s + i, len - i, &cp);
+    if (n == 0)
+      return false;
+    i += n;
+  }
+  return true;
+}
+
+bool uat_report_text_is_line(const char *s) {
+  size_t len = strlen(s);
+  for (size_t i = 0; i < len;) {
+    uint32_t cp;
+    size_t n = decode_utf8((const unsigned char *)s + i, len - i, &cp);
+    if (n == 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+      return false;
+    i += n;
+  }
+  return true;
+}

@@ -6,6 +6,7 @@
 
 #include "strbuf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum uat_text_mode {
@@ -19,5 +20,12 @@ int uat_report_text_add(struct uat_strbuf *sb, const char *text, size_t len,
                         enum uat_text_mode mode);
 /* Returns a cleaned copy of s (the caller's), or NULL when s is NULL or memory ran out. */
 char *uat_report_text_clean(const char *s, enum uat_text_mode mode);
+
+/* Whether s is valid UTF-8 (what the ledger and the JSON report can store). */
+bool uat_report_text_is_utf8(const char *s);
+/* True when s is valid UTF-8 holding no control character (C0 including tab and newline,
+ * DEL, C1): text people record (a release, a signer, a note) that others later read on a
+ * terminal and that the ledger stores as JSON. */
+bool uat_report_text_is_line(const char *s);
 
 #endif

@@ -110,6 +110,14 @@ run "no terminal, no item" 2 signoff pb.yml "${R[@]}" --role support --by myriam
 has "no terminal to ask on" "--item ID --approve"
 run "signoff without release" 2 signoff pb.yml --role support --item support-briefed \
   --approve --by myriam
+# The gate compares commits exactly: a short SHA (or other case) would record a sign-off
+# that never counts, so it is refused naming the commit the checks ran for.
+run "signing with a short SHA" 2 signoff pb.yml --release v4.6.3 --commit 1a2b3c4 \
+  --role support --item support-briefed --approve --by myriam
+has "the checks of release v4.6.3 ran for commit 1a2b3c4d5e6f70" "sign with --commit 1a2b3c4d5e6f70"
+run "signing with an upper-case SHA" 2 signoff pb.yml --release v4.6.3 \
+  --commit 1A2B3C4D5E6F70 --role support --item support-briefed --approve --by myriam
+has "sign with --commit 1a2b3c4d5e6f70"
 step="nothing recorded by refused sign-offs"
 out=$("$uatrun" history pb.yml)
 lacks "approve" "reject"
@@ -156,9 +164,12 @@ run "verify with the head printed by the last write" 0 verify-ledger pb.yml --he
 run "verify with a head that is not in the chain" 4 verify-ledger pb.yml \
   --head 0000000000000000000000000000000000000000000000000000000000000001
 
-run "the genesis value is not a head" 4 verify-ledger pb.yml \
+run "the genesis value is not a head" 2 verify-ledger pb.yml \
   --head 0000000000000000000000000000000000000000000000000000000000000000
 has "is not a chain head: 64 zeros stand before the first row"
+run "a mistyped head is a bad option, not a broken ledger" 2 verify-ledger pb.yml \
+  --head " $head"
+has "is not a chain head: give the 64 hex digits"
 
 write_playbook "Support knows what moved, and where"
 run "a changed playbook needs a new run and new sign-offs" 1 gate pb.yml "${R[@]}" --no-run
@@ -195,6 +206,22 @@ has "the checks last ran against another target or other --var values" \
 run "a run against the playbook's target" 0 run pb.yml "${R[@]}"
 run "is not trusted for other --var values" 1 gate pb.yml "${R[@]}" --no-run --var mode=other
 has "checked another target or other --var values"
+# The command to fix a stale run repeats the target and vars, or it would record another
+# stale run; the values are redacted like everything uatrun prints.
+run "the fix repeats --base-url and --var" 1 gate pb.yml "${R[@]}" --no-run \
+  --base-url http://127.0.0.1:2 --var mode=pass --var "token=s3cr3t-t0ken-value"
+has "uatrun run pb.yml --release v4.6.3 --commit 1a2b3c4d5e6f70 --base-url http://127.0.0.1:2 --var mode=pass --var 'token=***'"
+lacks "s3cr3t-t0ken-value"
+run "a run with a --base-url override" 0 run pb.yml "${R[@]}" --base-url http://127.0.0.1:2
+run "signing after it" 0 signoff pb.yml "${R[@]}" --role support --item support-briefed \
+  --approve --by myriam
+lacks "earlier version of the playbook"
+run "status takes the same --base-url as the gate" 1 status pb.yml "${R[@]}" \
+  --base-url http://127.0.0.1:2
+has "GATE CLOSED — rejected by"
+lacks "another target"
+run "status without it sees another target" 1 status pb.yml "${R[@]}"
+has "the checks last ran against another target or other --var values"
 
 if command -v sqlite3 >/dev/null; then
   cp state/ledger.db pristine.db
@@ -208,6 +235,39 @@ if command -v sqlite3 >/dev/null; then
     --approve --by myriam
   cp pristine.db state/ledger.db
   rm -f state/ledger.db-wal state/ledger.db-shm
+fi
+
+# A ledger written by an older uatrun may hold a note with control characters (its prompt let
+# them through): gate and history print it escaped, so it cannot rewrite the headline.
+if command -v python3 >/dev/null && python3 -c 'import sqlite3' 2>/dev/null; then
+  python3 - state/ledger.db <<'PY'
+import hashlib, json, re, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+seq, prev, digest = db.execute(
+    "SELECT seq, hash, (SELECT digest FROM entries WHERE kind = 'decision' LIMIT 1)"
+    " FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+def dump(o):  # jansson's JSON_COMPACT | JSON_SORT_KEYS
+    text = json.dumps(o, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), text)
+row = {"seq": seq + 1, "kind": "decision", "time": 1795168920, "playbook": "Gate flow",
+       "digest": digest, "release": "v4.6.3", "commit": "1a2b3c4d5e6f70", "role": "support",
+       "item": "support-briefed", "signer": "nesserine", "approve": 0, "passed": None,
+       "payload": dump({"note": "old\r\033[2KGATE OPEN", "run_seq": 0})}
+h = hashlib.sha256((prev + "\n" + dump(row)).encode()).hexdigest()
+cols = list(row) + ["prev_hash", "hash"]
+db.execute("INSERT INTO entries(%s) VALUES (%s)" % (
+    ", ".join("commit_sha" if c == "commit" else c for c in cols), ", ".join("?" * len(cols))),
+    list(row.values()) + [prev, h])
+db.commit()
+PY
+  run "a forged-by-an-older-version note still verifies" 0 verify-ledger pb.yml
+  run "the gate escapes a recorded control character" 1 gate pb.yml "${R[@]}" --no-run \
+    --base-url http://127.0.0.1:2
+  has 'GATE CLOSED — rejected by nesserine (support): old\x0d\x1b[2KGATE OPEN'
+  [[ $out != *$'\033'* && $out != *$'\r'* ]] || fail "ESC or CR printed raw"
+  run "history escapes it too" 0 history pb.yml --limit 1
+  has '"old\x0d\x1b[2KGATE OPEN"'
+  [[ $out != *$'\033'* && $out != *$'\r'* ]] || fail "ESC or CR printed raw"
 fi
 
 printf 'this is not a database, it only has a name like one\n' >broken.db

@@ -151,6 +151,23 @@ expect_status 2
 expect_line "nothing recorded"
 [[ $(decisions) -eq 0 ]] || fail "a decision was recorded"
 
+scenario="a note with control characters or bytes that are not UTF-8 is asked again"
+start signoff pb.yml --role support --by myriam
+answer "$ASK" 'a\n'
+answer "$NOTE" 'ok \033[2J\n'
+expect_screen 'That note holds control characters'
+answer "$NOTE" 'caf\xe9\n'
+answer "$NOTE" 'plain words\n'
+answer "[2/2] support-docs" ''
+answer "$ASK" 's\n'
+expect_screen '✓ approve  support-briefed  "plain words"'
+answer "Record this 1 decision for release v4.6.3$CONFIRM" 'n\n'
+finish
+expect_status 2
+asked=$(printf '%s' "$screen" | grep -c 'That note holds control characters')
+[[ $asked -eq 2 ]] || fail "the note was refused $asked times, expected 2"
+[[ $(decisions) -eq 0 ]] || fail "a decision was recorded"
+
 scenario="approve with a note, reject needs a reason"
 start signoff pb.yml --role support --by myriam
 answer "$ASK" 'maybe\n'

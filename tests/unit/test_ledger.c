@@ -237,6 +237,40 @@ static void test_runs_read_back(void **state) {
   uat_ledger_close(l);
 }
 
+/* A commit named in another form than the runs of its release: shorter, longer, other case. */
+static void test_run_commit_in_another_form(void **state) {
+  struct tmp *t = *state;
+  struct uat_ledger *l = open_ok(t->path, UAT_LEDGER_WRITE);
+  record_run_ok(l, "4.6.3", "4f2a9c1e7b3d00112233", false, T0, NULL);
+  record_run_ok(l, "4.6.3", "0123456", false, T0 + 60, NULL);
+  const struct {
+    const char *release, *commit, *want; /* want NULL: no other form */
+  } cases[] = {
+      {"4.6.3", "4f2a9c1", "4f2a9c1e7b3d00112233"},                  /* short SHA */
+      {"4.6.3", "4F2A9C1E7B3D00112233", "4f2a9c1e7b3d00112233"},     /* upper case */
+      {"4.6.3", "4f2a9c1e7b3d0011223344ff", "4f2a9c1e7b3d00112233"}, /* longer */
+      {"4.6.3", "01234567", "0123456"},        /* the run used the short one */
+      {"4.6.3", "4f2a9c1e7b3d00112233", NULL}, /* the same form */
+      {"4.6.3", "4f2a9c0", NULL},              /* another commit */
+      {"4.6.3", "4f2a9c", NULL},               /* too short to tell */
+      {"4.6.3", "4f2a9c1-dirty", NULL},        /* not a SHA */
+      {"4.6.2", "4f2a9c1", NULL},              /* another release */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *other = (char *)"unset";
+    struct uat_error err = {{0}};
+    assert_int_equal(uat_ledger_run_commit_like(l, "tasking-manager", cases[i].release,
+                                                cases[i].commit, &other, &err),
+                     0);
+    if (cases[i].want == NULL && other != NULL)
+      fail_msg("case %zu (%s): got '%s', wanted none", i, cases[i].commit, other);
+    if (cases[i].want)
+      assert_string_equal(other, cases[i].want);
+    free(other);
+  }
+  uat_ledger_close(l);
+}
+
 static void test_decisions_and_history(void **state) {
   struct tmp *t = *state;
   struct uat_ledger *l = open_ok(t->path, UAT_LEDGER_WRITE);
@@ -734,6 +768,7 @@ static void test_killed_writer_leaves_whole_rows(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_runs_read_back, setup_tmp, teardown_tmp),
+      cmocka_unit_test_setup_teardown(test_run_commit_in_another_form, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_decisions_and_history, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_decision_needs_every_field, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_chain_verifies_and_heads, setup_tmp, teardown_tmp),

@@ -882,8 +882,35 @@ static void text_clean_table(void **state) {
   assert_null(uat_report_text_clean(NULL, UAT_TEXT_UTF8));
 }
 
+/* What people type into the ledger: one line of UTF-8, no control characters at all. */
+static void text_is_line_table(void **state) {
+  (void)state;
+  static const struct {
+    const char *in;
+    bool line;
+  } cases[] = {
+      {"", true},
+      {"v4.6.3", true},
+      {"café ✓ 😀 nbsp \xc2\xa0", true},
+      {"a\tb", false},
+      {"a\nb", false},
+      {"\033[2J", false},
+      {"del \x7f", false},
+      {"csi \xc2\x9b", false},
+      {"nel \xc2\x85", false},
+      {"caf\xe9", false},
+      {"\xc0\xaf", false},
+      {"end \xe2\x82", false},
+      {"\xed\xa0\x80", false},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    if (uat_report_text_is_line(cases[i].in) != cases[i].line)
+      fail_msg("case %zu: \"%s\" should%s be a line", i, cases[i].in, cases[i].line ? "" : " not");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(text_is_line_table),
       cmocka_unit_test(term_header_names_target_release_commit),
       cmocka_unit_test(term_lines_per_outcome),
       cmocka_unit_test(term_fail_without_expectation_shows_reason),
