@@ -283,31 +283,54 @@ static void explain_distinct(const struct session *s, const struct uat_gate_item
           prefix, s->signer, other->item->role, other->item->id, s->ctx.release);
 }
 
-/* Appends one decision; prints what was recorded. */
-static int record(struct session *s, const struct choice *c, char head[UAT_HASH_HEX],
-                  struct uat_error *err) {
+/* The ledger record of choice c, its note redacted (*note holds it: the caller frees). */
+static int make_decision(const struct session *s, const struct choice *c, struct uat_decision *d,
+                         char **note, struct uat_error *err) {
   const struct uat_context *ctx = &s->ctx;
-  char *note = c->note ? uat_redact(&ctx->redactor, c->note) : NULL;
-  if (c->note && !note)
+  *note = c->note ? uat_redact(&ctx->redactor, c->note) : NULL;
+  if (c->note && !*note)
     return uat_error_set(err, "cannot record the decision: out of memory");
-  struct uat_decision d = {
+  *d = (struct uat_decision){
       .time = (int64_t)time(NULL),
       .playbook = ctx->playbook->name,
-      .digest = s->snap.digest,
+      .digest = (char *)s->snap.digest,
       .release = ctx->release,
       .commit = ctx->commit,
       .role = c->item->role,
       .item = c->item->id,
       .signer = s->signer,
       .approve = c->kind == CHOICE_APPROVE,
-      .note = note,
+      .note = *note,
       .run_seq = s->snap.run.found ? s->snap.run.seq : 0,
   };
-  int rc = uat_ledger_record_decision(s->ledger, &d, head, err);
-  free(note);
+  return 0;
+}
+
+static void print_recorded(const struct session *s, const struct uat_decision *d) {
+  fprintf(s->o->out, "recorded: %s %s by %s for %s (%.*s)\n", d->approve ? "approve" : "reject",
+          d->item, d->signer, d->release, COMMIT_SHOWN, d->commit);
+}
+
+/* Appends the decisions of choices (skips left out) in one transaction: all or none. */
+static int record(struct session *s, const struct choice *choices, size_t n,
+                  char head[UAT_HASH_HEX], struct uat_error *err) {
+  struct uat_decision *ds = calloc(n ? n : 1, sizeof *ds);
+  char **notes = calloc(n ? n : 1, sizeof *notes);
+  size_t nd = 0;
+  int rc = ds && notes ? 0 : uat_error_set(err, "cannot record the decisions: out of memory");
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    if (choices[i].kind != CHOICE_SKIP) {
+      rc = make_decision(s, &choices[i], &ds[nd], &notes[nd], err);
+      nd++;
+    }
   if (rc == 0)
-    fprintf(s->o->out, "recorded: %s %s by %s for %s (%.*s)\n", d.approve ? "approve" : "reject",
-            d.item, d.signer, d.release, COMMIT_SHOWN, d.commit);
+    rc = uat_ledger_record_decisions(s->ledger, ds, nd, head, err);
+  for (size_t i = 0; rc == 0 && i < nd; i++)
+    print_recorded(s, &ds[i]);
+  for (size_t i = 0; notes && i < nd; i++)
+    free(notes[i]);
+  free(notes);
+  free(ds);
   return rc;
 }
 
@@ -326,7 +349,7 @@ static int sign_one(struct session *s) {
   }
   char head[UAT_HASH_HEX];
   struct uat_error err;
-  if (record(s, &c, head, &err) != 0) {
+  if (record(s, &c, 1, head, &err) != 0) {
     uat_cli_error(o, "%s", err.text);
     return UAT_EXIT_LEDGER;
   }
@@ -478,7 +501,8 @@ static size_t print_summary(const struct session *s, const struct choice *choice
   return decided;
 }
 
-/* Records every decision with signals held back, so Ctrl-C cannot stop between two of them. */
+/* Records every decision in one transaction with signals held back, so neither Ctrl-C nor
+ * a failed write can leave some of a person's decisions recorded and the others not. */
 static int record_all(struct session *s, const struct choice *choices, size_t n) {
   sigset_t block, old;
   sigemptyset(&block);
@@ -490,26 +514,14 @@ static int record_all(struct session *s, const struct choice *choices, size_t n)
   signal(SIGINT, SIG_DFL);
   char head[UAT_HASH_HEX] = "";
   struct uat_error err;
-  size_t done = 0, decided = 0;
   int rc = UAT_EXIT_OK;
-  for (size_t i = 0; i < n; i++) {
-    if (choices[i].kind == CHOICE_SKIP)
-      continue;
-    decided++;
-    if (record(s, &choices[i], head, &err) != 0) {
-      uat_cli_error(s->o, "%s", err.text);
-      rc = UAT_EXIT_LEDGER;
-      break;
-    }
-    done++;
-  }
-  if (rc != UAT_EXIT_OK)
-    fprintf(s->o->err,
-            "uatrun: %zu of %zu decisions were recorded before the error; run "
-            "`uatrun signoff` again for the others\n",
-            done, decided);
-  if (done)
+  if (record(s, choices, n, head, &err) != 0) {
+    uat_cli_error(s->o, "%s", err.text);
+    fputs("uatrun: none of your decisions was recorded; run `uatrun signoff` again\n", s->o->err);
+    rc = UAT_EXIT_LEDGER;
+  } else {
     fprintf(s->o->out, "ledger head: %s\n", head);
+  }
   fflush(s->o->out);
   sigprocmask(SIG_SETMASK, &old, NULL);
   return rc;

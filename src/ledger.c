@@ -644,30 +644,42 @@ static int insert_row(struct uat_ledger *l, json_t *row, const char *prev, const
 }
 
 /* Appends row (all fields but seq set) as one transaction; returns its seq and hash. */
-static int append_row(struct uat_ledger *l, json_t *row, int64_t *seq, char head[UAT_HASH_HEX],
-                      struct uat_error *err) {
-  if (complete_row(row) != 0)
-    return uat_error_set(err, "cannot write the ledger '%s': out of memory", l->path);
+/* Chains rows[0..n) after the current tail inside one transaction: all are written or none. */
+static int append_rows(struct uat_ledger *l, json_t *const *rows, size_t n, int64_t *seqs,
+                       char head[UAT_HASH_HEX], struct uat_error *err) {
+  for (size_t i = 0; i < n; i++)
+    if (complete_row(rows[i]) != 0)
+      return uat_error_set(err, "cannot write the ledger '%s': out of memory", l->path);
   if (begin_write(l, err) != 0)
     return -1;
   int64_t last;
   char prev[UAT_HASH_HEX], hash[UAT_HASH_HEX];
   if (chain_tail(l, &last, prev, err) != 0)
     goto fail;
-  if (json_object_set_new(row, "seq", json_integer(last + 1)) != 0 ||
-      row_hash(prev, row, hash) != 0) {
-    uat_error_set(err, "cannot write the ledger '%s': out of memory", l->path);
-    goto fail;
+  for (size_t i = 0; i < n; i++) {
+    if (json_object_set_new(rows[i], "seq", json_integer(last + 1)) != 0 ||
+        row_hash(prev, rows[i], hash) != 0) {
+      uat_error_set(err, "cannot write the ledger '%s': out of memory", l->path);
+      goto fail;
+    }
+    if (insert_row(l, rows[i], prev, hash, err) != 0)
+      goto fail;
+    seqs[i] = ++last;
+    memcpy(prev, hash, sizeof prev);
   }
-  if (insert_row(l, row, prev, hash, err) != 0 || commit_write(l, err) != 0)
+  if (commit_write(l, err) != 0)
     goto fail;
-  *seq = last + 1;
   if (head)
-    snprintf(head, UAT_HASH_HEX, "%s", hash);
+    snprintf(head, UAT_HASH_HEX, "%s", prev);
   return 0;
 fail:
   rollback(l);
   return -1;
+}
+
+static int append_row(struct uat_ledger *l, json_t *row, int64_t *seq, char head[UAT_HASH_HEX],
+                      struct uat_error *err) {
+  return append_rows(l, &row, 1, seq, head, err);
 }
 
 static char *dump_payload(json_t *payload) {
@@ -741,12 +753,15 @@ static const char *missing_decision_field(const struct uat_decision *d) {
   return NULL;
 }
 
-int uat_ledger_record_decision(struct uat_ledger *ledger, struct uat_decision *d,
-                               char head[UAT_HASH_HEX], struct uat_error *err) {
+/* The row of one decision (the caller's), or NULL with err set. */
+static json_t *decision_row(const struct uat_ledger *ledger, struct uat_decision *d,
+                            struct uat_error *err) {
   const char *missing = missing_decision_field(d);
-  if (missing)
-    return uat_error_set(err, "cannot record the decision in '%s': its %s is empty", ledger->path,
-                         missing);
+  if (missing) {
+    uat_error_set(err, "cannot record the decision in '%s': its %s is empty", ledger->path,
+                  missing);
+    return NULL;
+  }
   if (d->time == 0)
     d->time = (int64_t)time(NULL);
   char *payload =
@@ -759,13 +774,36 @@ int uat_ledger_record_decision(struct uat_ledger *ledger, struct uat_decision *d
                         : NULL;
   free(payload);
   if (!row)
-    return uat_error_set(err,
-                         "cannot record the decision in '%s': a field is not valid UTF-8 (or out "
-                         "of memory)",
-                         ledger->path);
-  int rc = append_row(ledger, row, &d->seq, head, err);
-  json_decref(row);
+    uat_error_set(err,
+                  "cannot record the decision in '%s': a field is not valid UTF-8 (or out "
+                  "of memory)",
+                  ledger->path);
+  return row;
+}
+
+int uat_ledger_record_decisions(struct uat_ledger *ledger, struct uat_decision *ds, size_t n,
+                                char head[UAT_HASH_HEX], struct uat_error *err) {
+  json_t **rows = calloc(n ? n : 1, sizeof *rows);
+  int64_t *seqs = calloc(n ? n : 1, sizeof *seqs);
+  int rc = rows && seqs ? 0 : uat_error_set(err, "cannot record the decisions: out of memory");
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    if (!(rows[i] = decision_row(ledger, &ds[i], err)))
+      rc = -1;
+  if (rc == 0)
+    rc = append_rows(ledger, rows, n, seqs, head, err);
+  for (size_t i = 0; rows && i < n; i++) {
+    if (rc == 0)
+      ds[i].seq = seqs[i];
+    json_decref(rows[i]);
+  }
+  free(rows);
+  free(seqs);
   return rc;
+}
+
+int uat_ledger_record_decision(struct uat_ledger *ledger, struct uat_decision *d,
+                               char head[UAT_HASH_HEX], struct uat_error *err) {
+  return uat_ledger_record_decisions(ledger, d, 1, head, err);
 }
 
 /* ---------- reading ---------- */

@@ -39,6 +39,9 @@ int uat_ledger_record_run(struct uat_ledger *ledger, const struct uat_run_result
 /* Appends a decision (d->seq is ignored and set on return). */
 int uat_ledger_record_decision(struct uat_ledger *ledger, struct uat_decision *d,
                                char head[UAT_HASH_HEX], struct uat_error *err);
+/* Appends ds[0..n) in one transaction: every decision is recorded, or none is. */
+int uat_ledger_record_decisions(struct uat_ledger *ledger, struct uat_decision *ds, size_t n,
+                                char head[UAT_HASH_HEX], struct uat_error *err);
 
 /* The latest run of this playbook name, release and commit (out->found false when none). */
 int uat_ledger_latest_run(struct uat_ledger *ledger, const char *playbook, const char *release,

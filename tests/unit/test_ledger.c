@@ -352,6 +352,38 @@ static void test_decision_needs_every_field(void **state) {
   uat_ledger_close(l);
 }
 
+/* A person's decisions from one prompt are one transaction: all recorded, or none. */
+static void test_decisions_recorded_all_or_none(void **state) {
+  struct tmp *t = *state;
+  struct uat_ledger *l = open_ok(t->path, UAT_LEDGER_WRITE);
+  struct uat_error err = {{0}};
+  char head[UAT_HASH_HEX], verified[UAT_HASH_HEX];
+  struct uat_decision batch[3] = {
+      decision("1.0", "a", "myriam", true, "ok", T0),
+      decision("1.0", "b", "myriam", false, "menu gone", T0),
+      decision("1.0", "c", "myriam", true, NULL, T0),
+  };
+  assert_int_equal(uat_ledger_record_decisions(l, batch, 3, head, &err), 0);
+  assert_int_equal(batch[0].seq, 1);
+  assert_int_equal(batch[2].seq, 3);
+  int64_t rows = 0;
+  assert_int_equal(uat_ledger_verify(l, NULL, &rows, verified, &err), 0);
+  assert_int_equal(rows, 3);
+  assert_string_equal(head, verified);
+
+  /* the second decision cannot be recorded: the first is not recorded either */
+  struct uat_decision broken[2] = {
+      decision("1.0", "d", "myriam", true, NULL, T0),
+      decision("1.0", "e", "bad\xff", true, NULL, T0),
+  };
+  assert_int_equal(uat_ledger_record_decisions(l, broken, 2, head, &err), -1);
+  assert_contains(err.text, "not valid UTF-8");
+  assert_int_equal(uat_ledger_verify(l, NULL, &rows, head, &err), 0);
+  assert_int_equal(rows, 3);
+  assert_string_equal(head, verified);
+  uat_ledger_close(l);
+}
+
 /* ---------- the chain ---------- */
 
 static void test_chain_verifies_and_heads(void **state) {
@@ -771,6 +803,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_run_commit_in_another_form, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_decisions_and_history, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_decision_needs_every_field, setup_tmp, teardown_tmp),
+      cmocka_unit_test_setup_teardown(test_decisions_recorded_all_or_none, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_chain_verifies_and_heads, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_tampering_detected, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_cut_off_head_detected, setup_tmp, teardown_tmp),
