@@ -228,7 +228,8 @@ static char *headline(const struct view *v) {
     };
     const char *reason = why[verdict->run_state];
     if (verdict->run_state == UAT_RUN_STALE && playbook_unchanged(v))
-      reason = "the checks last ran against another target or other --var values: run them again";
+      reason = "the checks last ran against another target or with other values (--var, ${VAR}): "
+               "run them again";
     rc = uat_strbuf_addf(&sb, "GATE CLOSED — %s", reason);
   } else if (verdict->nrejected) {
     const struct uat_gate_item *r = first_rejection(verdict);

@@ -59,21 +59,37 @@ static bool valid_identity(const char *text) {
   return !blank;
 }
 
-/* What a run checked besides the files: the target and the vars. A recorded run
- * only stands for this invocation when both are the same. */
-static char *fingerprint(const char *base_url, const json_t *vars) {
-  char *vars_text = vars ? json_dumps(vars, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-  struct uat_strbuf sb;
-  uat_strbuf_init(&sb, 0);
-  int rc = uat_strbuf_addf(&sb, "%s\n%s", base_url, vars_text ? vars_text : "{}");
-  free(vars_text);
-  if (rc != 0) {
-    uat_strbuf_release(&sb);
-    return NULL;
+/* What a run checked besides the files: the target, its headers, the vars and each check's
+ * `with:` — every value ${VAR} expansion or --var/--base-url can change while the files (the
+ * digest) stay the same. A recorded run only stands for this invocation when it matches.
+ * Secret values are redacted first, so the ledger never holds a hash of one. */
+static char *fingerprint(const struct uat_playbook *pb, const char *base_url,
+                         const struct uat_redactor *redactor) {
+  /* json_object_set_new takes its value's reference even when it fails: nothing leaks. */
+  json_t *what = json_object();
+  bool ok = what && json_object_set_new(what, "headers", json_array()) == 0 &&
+            json_object_set_new(what, "with", json_object()) == 0 &&
+            json_object_set_new(what, "base_url", json_string(base_url)) == 0 &&
+            json_object_set(what, "vars", pb->vars ? pb->vars : json_null()) == 0;
+  json_t *headers = json_object_get(what, "headers"), *params = json_object_get(what, "with");
+  for (size_t i = 0; ok && i < pb->nheaders; i++)
+    ok = json_array_append_new(headers,
+                               json_pack("[s,s]", pb->headers[i].name, pb->headers[i].value)) == 0;
+  for (size_t i = 0; ok && i < pb->nchecks; i++)
+    ok = json_object_set(params, pb->checks[i].id, pb->checks[i].params) == 0;
+  if (!ok) {
+    json_decref(what);
+    what = NULL;
   }
+  char *text = what ? json_dumps(what, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  json_decref(what);
+  char *shown = text ? uat_redact(redactor, text) : NULL;
+  free(text);
+  if (!shown)
+    return NULL;
   char hex[UAT_DIGEST_HEX];
-  uat_sha256_hex(sb.buf, sb.len, hex);
-  uat_strbuf_release(&sb);
+  uat_sha256_hex(shown, strlen(shown), hex);
+  free(shown);
   return strdup(hex);
 }
 
@@ -168,7 +184,7 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
     goto oom;
   if (check_base_url(ctx, base, err) != 0)
     goto fail;
-  ctx->fingerprint = fingerprint(base, pb->vars);
+  ctx->fingerprint = fingerprint(pb, base, &ctx->redactor);
   const char *ledger = getenv("UATRUN_LEDGER");
   ctx->ledger_path = strdup(ledger && *ledger ? ledger : pb->ledger_path);
   if (!ctx->fingerprint || !ctx->ledger_path)

@@ -19,11 +19,11 @@ struct uat_context {
   const struct uat_cli_options *opts;
   struct uat_playbook *playbook;
   struct uat_redactor redactor;
-  char *release;     /* NULL when unknown */
-  char *commit;      /* NULL when unknown */
-  char *base_url;    /* effective */
+  char *release;        /* NULL when unknown */
+  char *commit;         /* NULL when unknown */
+  char *base_url;       /* effective */
   char *base_url_shown; /* the same with secrets redacted: the only form printed */
-  char *fingerprint; /* SHA-256 hex of base_url and the effective vars (see result.h) */
+  char *fingerprint;    /* SHA-256 hex of base URL, headers, vars, with: (see result.h) */
   char *ledger_path; /* UATRUN_LEDGER, else playbook's ledger:, else .uatrun/ledger.db beside it */
 };
 
@@ -31,7 +31,6 @@ struct uat_context {
 int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts, unsigned flags,
                      struct uat_error *err);
 void uat_context_close(struct uat_context *ctx);
-
 
 /* Release/commit as the contract resolves them: option, then UATRUN_*, then CI variables. */
 const char *uat_context_env_release(void);

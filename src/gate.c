@@ -240,8 +240,8 @@ static void judge_run(const struct uat_gate_input *in, struct uat_gate_verdict *
   if (!same(run->fingerprint, in->fingerprint)) {
     v->run_state = UAT_RUN_STALE;
     snprintf(v->run_reason, sizeof v->run_reason,
-             "the recorded run checked another target or other --var values; run the checks "
-             "again (or drop --no-run)");
+             "the recorded run checked another target or with other values (--var, ${VAR}); "
+             "run the checks again (or drop --no-run)");
     return;
   }
   if (total < in->playbook->nchecks) {

@@ -43,7 +43,7 @@ struct uat_run_record {
   char *digest;
   char *release;
   char *commit;
-  char *fingerprint; /* what was checked: base URL and vars (NULL: not recorded) */
+  char *fingerprint; /* what was checked: base URL, headers, vars, with: (NULL: not recorded) */
   bool passed;
   size_t npassed, nfailed, nerrored;
   char **failed_ids; /* checks that did not pass */
@@ -94,7 +94,7 @@ struct uat_gate_input {
   const char *digest;                  /* the playbook's digest now */
   const char *release;
   const char *commit;
-  const char *fingerprint;              /* base URL and vars of this invocation (see result.h) */
+  const char *fingerprint;              /* base URL, headers, vars, with: of this invocation */
   const struct uat_run_record *run;     /* the latest run of release+commit; NULL: none */
   const struct uat_decision *decisions; /* any order; other releases/commits are ignored */
   size_t ndecisions;

@@ -19,7 +19,8 @@ const char *uat_outcome_name(enum uat_outcome o); /* "pass" "fail" "error" "skip
 
 struct uat_expectation {
   bool ok;
-  char *kind;     /* "status", "eq", "truthy", "match", "header", "xpath", "no_xpath", "count", "fail" */
+  char
+      *kind; /* "status", "eq", "truthy", "match", "header", "xpath", "no_xpath", "count", "fail" */
   char *message;  /* the script's msg, or a generated description */
   char *actual;   /* may be NULL */
   char *expected; /* may be NULL */
@@ -46,8 +47,8 @@ struct uat_run_result {
   char *release; /* "unknown" when not given */
   char *commit;
   char *digest;
-  char *fingerprint; /* SHA-256 hex of the effective base URL and vars: what was checked */
-  char *base_url;    /* as shown: secrets redacted */
+  char *fingerprint;  /* SHA-256 hex of the effective base URL, headers, vars and with: values */
+  char *base_url;     /* as shown: secrets redacted */
   int64_t started_at; /* unix seconds */
   int64_t finished_at;
   double duration_s;
@@ -59,8 +60,8 @@ struct uat_run_result {
 
 /* Adds an expectation (copies every string; NULL allowed for actual/expected/where). */
 int uat_check_result_add_expectation(struct uat_check_result *r, bool ok, const char *kind,
-                                     const char *message, const char *actual,
-                                     const char *expected, const char *where);
+                                     const char *message, const char *actual, const char *expected,
+                                     const char *where);
 int uat_check_result_add_log(struct uat_check_result *r, const char *line);
 size_t uat_check_result_failed_expectations(const struct uat_check_result *r);
 void uat_check_result_clear(struct uat_check_result *r);

@@ -23,6 +23,7 @@ checks:
     run: |
       expect.eq(vars.mode, "pass", "the mode is pass")
   - id: second
+    with: { project: "\${PROJECT:-1}" }
     run: |
       expect.truthy(true, "always")
 signoffs:
@@ -201,17 +202,21 @@ lacks "s3cr3t-t0ken-value"
 
 run "a run against another target" 0 run pb.yml "${R[@]}" --base-url http://127.0.0.1:1
 run "is not trusted by gate --no-run" 1 gate pb.yml "${R[@]}" --no-run
-has "the checks last ran against another target or other --var values" \
+has "the checks last ran against another target or with other values (--var, \${VAR})" \
   "run the checks again against this target and vars"
 run "a run against the playbook's target" 0 run pb.yml "${R[@]}"
 run "is not trusted for other --var values" 1 gate pb.yml "${R[@]}" --no-run --var mode=other
-has "checked another target or other --var values"
+has "checked another target or with other values"
 # The command to fix a stale run repeats the target and vars, or it would record another
 # stale run; the values are redacted like everything uatrun prints.
 run "the fix repeats --base-url and --var" 1 gate pb.yml "${R[@]}" --no-run \
   --base-url http://127.0.0.1:2 --var mode=pass --var "token=s3cr3t-t0ken-value"
 has "uatrun run pb.yml --release v4.6.3 --commit 1a2b3c4d5e6f70 --base-url http://127.0.0.1:2 --var mode=pass --var 'token=***'"
 lacks "s3cr3t-t0ken-value"
+# What \${VAR} expansion changes is part of what was checked, like --var.
+PROJECT=2 run "a run with another \${PROJECT} in with:" 0 run pb.yml "${R[@]}"
+run "is not trusted by gate --no-run without it" 1 gate pb.yml "${R[@]}" --no-run
+has "the checks last ran against another target or with other values"
 run "a run with a --base-url override" 0 run pb.yml "${R[@]}" --base-url http://127.0.0.1:2
 run "signing after it" 0 signoff pb.yml "${R[@]}" --role support --item support-briefed \
   --approve --by myriam
@@ -221,7 +226,7 @@ run "status takes the same --base-url as the gate" 1 status pb.yml "${R[@]}" \
 has "GATE CLOSED — rejected by"
 lacks "another target"
 run "status without it sees another target" 1 status pb.yml "${R[@]}"
-has "the checks last ran against another target or other --var values"
+has "the checks last ran against another target or with other values (--var, \${VAR})"
 
 if command -v sqlite3 >/dev/null; then
   cp state/ledger.db pristine.db

@@ -251,11 +251,11 @@ static const struct gate_case cases[] = {
      .want_reason = "the last run (#5, 2026-11-22 07:50 UTC) covered only 2 of the 5 checks"},
     {"run against another target or other vars: failed", .run = RUN_OTHER_TARGET, .decs = {OK_ALL},
      FAILED, .want_run = UAT_RUN_STALE, .want = {A, A, A}, .reason_item = -1,
-     .want_reason = "the recorded run checked another target or other --var values; run the "
-                    "checks again (or drop --no-run)"},
+     .want_reason = "the recorded run checked another target or with other values (--var, "
+                    "${VAR}); run the checks again (or drop --no-run)"},
     {"run recorded without a fingerprint: failed", .run = RUN_NO_FINGERPRINT, .decs = {OK_ALL},
      FAILED, .want_run = UAT_RUN_STALE, .want = {A, A, A}, .reason_item = -1,
-     .want_reason = "checked another target or other --var values"},
+     .want_reason = "checked another target or with other values"},
     {"a failed run against another target still reads as failed", .run = RUN_FAIL_OTHER_TARGET,
      .decs = {OK_ALL}, FAILED, .want_run = UAT_RUN_FAILED, .want = {A, A, A}, .reason_item = -1,
      .want_reason = "2 of 5 checks did not pass"},
