@@ -346,17 +346,49 @@ static int l_expect_status(lua_State *L) {
   return record(L, status_in(L, 2, status), "status", msg, actual, expected);
 }
 
-static bool deep_equal(lua_State *L, int a, int b, int depth);
+/* One deep comparison: the pairs of tables on the current path (a pair met again is a
+ * cycle, equal so far), and a step count for looking at the clock. */
+struct eq_walk {
+  const void *path[EQ_DEPTH][2];
+  unsigned long steps;
+};
 
-/* Every key of a has an equal value in b. */
-static bool table_subset(lua_State *L, int a, int b, int depth) {
+/* [-0, +0, e] Every few thousand steps, stops the check once its deadline has passed:
+ * the count hook cannot fire inside this C function. */
+static void eq_step(lua_State *L, struct eq_walk *w) {
+  if (++w->steps % 4096 != 0)
+    return;
+  struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+  if (ctx && uat_monotonic_now() >= ctx->deadline) {
+    ctx->timed_out = true; /* the hook keeps raising from now on, past any pcall */
+    luaL_error(L, "expect.eq: check timed out while comparing tables");
+  }
+}
+
+static bool deep_equal(lua_State *L, int a, int b, int depth, struct eq_walk *w);
+
+/* Every key of a has an equal value in b, and every key of b is in a. Values are compared
+ * once per key (comparing both ways doubled the work at each level: 2^depth). */
+static bool same_tables(lua_State *L, int a, int b, int depth, struct eq_walk *w) {
   lua_pushnil(L);
   while (lua_next(L, a)) {
+    eq_step(L, w);
     lua_pushvalue(L, -2);
     lua_rawget(L, b);
-    bool same = deep_equal(L, lua_gettop(L) - 1, lua_gettop(L), depth + 1);
+    bool same = deep_equal(L, lua_gettop(L) - 1, lua_gettop(L), depth + 1, w);
     lua_pop(L, 2);
     if (!same) {
+      lua_pop(L, 1);
+      return false;
+    }
+  }
+  lua_pushnil(L);
+  while (lua_next(L, b)) {
+    eq_step(L, w);
+    lua_pushvalue(L, -2);
+    bool present = lua_rawget(L, a) != LUA_TNIL;
+    lua_pop(L, 2);
+    if (!present) {
       lua_pop(L, 1);
       return false;
     }
@@ -364,20 +396,27 @@ static bool table_subset(lua_State *L, int a, int b, int depth) {
   return true;
 }
 
-static bool deep_equal(lua_State *L, int a, int b, int depth) {
+static bool deep_equal(lua_State *L, int a, int b, int depth, struct eq_walk *w) {
   if (lua_rawequal(L, a, b))
     return true;
   if (lua_type(L, a) != LUA_TTABLE || lua_type(L, b) != LUA_TTABLE)
     return false;
+  const void *pa = lua_topointer(L, a), *pb = lua_topointer(L, b);
+  for (int i = 0; i < depth; i++)
+    if (w->path[i][0] == pa && w->path[i][1] == pb)
+      return true; /* a cycle on both sides: equal as far as it goes */
   if (depth >= EQ_DEPTH || !lua_checkstack(L, 6))
     return false;
-  return table_subset(L, a, b, depth) && table_subset(L, b, a, depth);
+  w->path[depth][0] = pa;
+  w->path[depth][1] = pb;
+  return same_tables(L, a, b, depth, w);
 }
 
 static int l_expect_eq(lua_State *L) {
   luaL_checkany(L, 2);
   const char *msg = opt_message(L, 3);
-  bool ok = deep_equal(L, 1, 2, 0);
+  struct eq_walk walk = {.steps = 0};
+  bool ok = deep_equal(L, 1, 2, 0, &walk);
   const char *actual = push_shown(L, 1);
   const char *expected = push_shown(L, 2);
   if (!msg)

@@ -249,6 +249,13 @@ static void test_deep_eq(void **state) {
       {"{x = json.null}", "{}", false},
       {"json.decode('[1,{\"a\":true}]')", "{1, {a = true}}", true},
       {"'1'", "1", false},
+      /* cycles on both sides compare by shape, and end */
+      {"(function() local t = {} t.a = t return t end)()",
+       "(function() local u = {} u.a = u return u end)()", true},
+      {"(function() local t = {} t.a = t return t end)()",
+       "(function() local u = {a = {}} u.a.a = u return u end)()", true},
+      {"(function() local t = {n = 1} t.a = t return t end)()",
+       "(function() local u = {n = 2} u.a = u return u end)()", false},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     char source[512];
@@ -262,6 +269,41 @@ static void test_deep_eq(void **state) {
   }
 }
 
+static const char *chain =
+    "local function mk(n) local r = {} local c = r for i = 1, n do c.x = {} c = c.x end "
+    "return r end\n";
+
+/* Comparing both ways at each level was 2^depth: two equal chains of 90 tables never
+ * finished (the watchdog abandoned the thread). Now linear; a shared-subtable blow-up
+ * that is still exponential stops at the check's timeout like any loop. */
+static void test_deep_eq_bounded(void **state) {
+  struct fixture *f = *state;
+  char source[1024];
+  struct uat_check_result r;
+  snprintf(source, sizeof source, "%sexpect.eq(mk(90), mk(90))\nexpect.eq(mk(90), mk(91))", chain);
+  double t0 = uat_monotonic_now();
+  run(f, source, &r);
+  assert_true(uat_monotonic_now() - t0 < 1.0);
+  assert_int_equal(r.nexpectations, 2);
+  assert_true(r.expectations[0].ok);
+  assert_false(r.expectations[1].ok);
+  uat_check_result_clear(&r);
+
+  f->check.timeout_s = 0.5;
+  run(f,
+      "local function dag(n) local t = {} for i = 1, n do t = {a = t, b = t} end return t end\n"
+      "expect.truthy(true)\n"
+      "pcall(expect.eq, dag(60), dag(60))\n"
+      "expect.truthy(true, 'may run before the hook fires')\n",
+      &r);
+  f->check.timeout_s = 5;
+  assert_int_equal(r.outcome, UAT_OUTCOME_ERROR);
+  assert_non_null(r.error);
+  assert_non_null(strstr(r.error, "timed out after 0.5s"));
+  assert_true(r.duration_s < 2.0);
+  uat_check_result_clear(&r);
+}
+
 int main(void) {
   xmlInitParser();
   const struct CMUnitTest tests[] = {
@@ -269,6 +311,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_argument_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncation_and_soft, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deep_eq, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deep_eq_bounded, setup, teardown),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   xmlCleanupParser();
