@@ -23,7 +23,7 @@
 
 static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth, size_t limit);
 
-static void show_string(const char *s, size_t len, struct uat_strbuf *sb, size_t limit) {
+static void show_escaped(const char *s, size_t len, struct uat_strbuf *sb, size_t limit) {
   uat_strbuf_add(sb, "\"", 1);
   for (size_t i = 0; i < len && sb->len < limit; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -39,6 +39,28 @@ static void show_string(const char *s, size_t len, struct uat_strbuf *sb, size_t
       uat_strbuf_add(sb, &s[i], 1);
   }
   uat_strbuf_add(sb, "\"", 1);
+}
+
+/* Redacts the raw bytes before escaping them: an escaped secret ("abc\\x0d" for a
+ * value read with a stray CR) is a form the redactor does not know. Only the prefix that
+ * can be shown is redacted: a secret starting inside it ends inside it. */
+static void show_string(lua_State *L, const char *s, size_t len, struct uat_strbuf *sb,
+                        size_t limit) {
+  struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+  const struct uat_redactor *r = ctx && ctx->env ? ctx->env->redactor : NULL;
+  if (!r || r->count == 0) {
+    show_escaped(s, len, sb, limit);
+    return;
+  }
+  size_t prefix = limit + strlen(r->needles[0]);
+  size_t safe_len;
+  char *safe = uat_redact_n(r, s, len < prefix ? len : prefix, &safe_len);
+  if (!safe) {
+    uat_strbuf_adds(sb, "\"?\"");
+    return;
+  }
+  show_escaped(safe, safe_len, sb, limit);
+  free(safe);
 }
 
 static void show_number(lua_State *L, int idx, struct uat_strbuf *sb) {
@@ -105,7 +127,7 @@ static void show_table(lua_State *L, int idx, struct uat_strbuf *sb, int depth, 
     if (lua_type(L, -2) == LUA_TSTRING) {
       size_t klen;
       const char *k = lua_tolstring(L, -2, &klen);
-      show_string(k, klen, sb, limit);
+      show_string(L, k, klen, sb, limit);
     } else {
       uat_strbuf_add(sb, "[", 1);
       show_value(L, lua_gettop(L) - 1, sb, depth + 1, limit);
@@ -132,7 +154,7 @@ static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth, 
   case LUA_TSTRING: {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
-    show_string(s, len, sb, limit);
+    show_string(L, s, len, sb, limit);
     break;
   }
   case LUA_TTABLE:
