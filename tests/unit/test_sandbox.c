@@ -205,6 +205,18 @@ static const struct script_case script_cases[] = {
      UAT_OUTCOME_ERROR, "custom"},
     {"syntax error", "x = = 1", UAT_OUTCOME_ERROR, "checklists/x.lua:1: unexpected symbol"},
     {"secret in error", "error('bad token ' .. secrets.token)", UAT_OUTCOME_ERROR, "bad token ***"},
+    /* Lua cuts a chunk name at 60 bytes: the name is redacted before, not after */
+    {"secret in a loaded chunk's name",
+     "load('local a = 1 -- padding padding padding ' .. secrets.token .. '\\nerror(\"boom\")')()",
+     UAT_OUTCOME_ERROR, "[string \"local a = 1 -- padding padding padding ***...\"]:2: boom"},
+    {"secret in a chunk name given to load",
+     "load('error(\"boom\")', 'padding padding padding padding pad ' .. secrets.token)()",
+     UAT_OUTCOME_ERROR, "padding pad ***\"]:1: boom"},
+    {"load from a reader keeps working",
+     "local done = false\n"
+     "local f = load(function() if done then return nil end done = true return 'return 3' end)\n"
+     "expect.eq(f(), 3)",
+     UAT_OUTCOME_PASS, NULL},
 };
 
 static void test_script_cases(void **state) {
@@ -221,9 +233,9 @@ static void test_script_cases(void **state) {
     else if (r.error)
       fail_msg("case '%s': unexpected error %s", c->name, r.error);
     if (r.error)
-      assert_null(strstr(r.error, SECRET));
+      assert_null(strstr(r.error, "s3cr3t")); /* not even a part of SECRET */
     if (r.traceback)
-      assert_null(strstr(r.traceback, SECRET));
+      assert_null(strstr(r.traceback, "s3cr3t"));
     uat_check_result_clear(&r);
   }
 }
