@@ -139,11 +139,28 @@ void uat_lua_push_decoded_json(lua_State *L, const char *text, size_t len, const
 struct encoder {
   lua_State *L;
   struct uat_error *err;
+  /* Bytes the jansson tree may still take: it lives outside the Lua allocator, and a table
+   * holding one big string many times is small in Lua but huge once copied. */
+  size_t budget, limit;
   const void *path[MAX_DEPTH + 1]; /* tables being encoded, outermost first */
   int depth;
 };
 
 static json_t *to_json(struct encoder *e, int idx);
+
+/* Charges one value of about `size` bytes to the budget; false (err set) past it. */
+static bool charge(struct encoder *e, size_t size) {
+  size += 32; /* the json_t itself */
+  if (size <= e->budget) {
+    e->budget -= size;
+    return true;
+  }
+  uat_error_set(e->err,
+                "json.encode: the value takes more than %zu bytes as JSON (the smaller of "
+                "max_body and a quarter of the check's memory cap); encode less",
+                e->limit);
+  return false;
+}
 
 static bool is_marked_array(lua_State *L, int idx) {
   if (!lua_getmetatable(L, idx))
@@ -217,6 +234,11 @@ static json_t *object_to_json(struct encoder *e, int idx) {
   while (lua_next(L, idx)) {
     size_t klen;
     const char *key = lua_tolstring(L, -2, &klen); /* a string: no conversion happens */
+    if (!charge(e, klen)) {
+      lua_pop(L, 2);
+      json_decref(obj);
+      return NULL;
+    }
     json_t *item = to_json(e, lua_gettop(L));
     if (!item || json_object_setn_new(obj, key, klen, item) != 0) {
       if (item)
@@ -276,6 +298,11 @@ static json_t *table_to_json(struct encoder *e, int idx) {
 static json_t *to_json(struct encoder *e, int idx) {
   lua_State *L = e->L;
   json_t *out = NULL;
+  size_t bytes = 0;
+  if (lua_type(L, idx) == LUA_TSTRING)
+    lua_tolstring(L, idx, &bytes);
+  if (!charge(e, bytes))
+    return NULL;
   switch (lua_type(L, idx)) {
   case LUA_TNIL:
     out = json_null();
@@ -324,7 +351,8 @@ static json_t *to_json(struct encoder *e, int idx) {
 }
 
 json_t *uat_lua_to_json(lua_State *L, int idx, struct uat_error *err) {
-  struct encoder e = {.L = L, .err = err, .depth = 0};
+  size_t limit = uat_lua_parse_limit(L);
+  struct encoder e = {.L = L, .err = err, .budget = limit, .limit = limit, .depth = 0};
   return to_json(&e, lua_absindex(L, idx));
 }
 
