@@ -65,7 +65,7 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     sb->ctx.mem_used -= old;
     return NULL;
   }
-  if (nsize > old && sb->ctx.mem_used - old + nsize > limit_of(sb)) {
+  if (nsize > old && sb->ctx.mem_used - old + nsize + sb->ctx.mem_outside > limit_of(sb)) {
     bool retry = sb->refused_ptr == ptr && sb->refused_osize == osize && sb->refused_nsize == nsize;
     if (retry)
       sb->ctx.mem_exceeded = true;
