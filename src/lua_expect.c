@@ -358,9 +358,11 @@ static int l_expect_status(lua_State *L) {
   const char *msg = opt_message(L, 3);
   lua_getfield(L, 1, "status");
   int status_idx = lua_gettop(L);
-  if (!lua_isinteger(L, status_idx) && !(lua_isnumber(L, status_idx)))
-    return luaL_argerror(L, 1, "response has no numeric 'status'");
-  lua_Integer status = (lua_Integer)lua_tonumber(L, status_idx);
+  /* lua_tointegerx: a cast of 200.5 passed as 200, and of 1e300 was undefined behaviour */
+  int is_int = 0;
+  lua_Integer status = lua_tointegerx(L, status_idx, &is_int);
+  if (!is_int)
+    return luaL_argerror(L, 1, "response has no integer 'status'");
   const char *expected = push_expected_status(L, 2);
   const char *actual = lua_pushfstring(L, "%I", (LUAI_UACINT)status);
   if (!msg)
