@@ -116,6 +116,11 @@ void uat_html_free(struct uat_html_doc *doc) {
 
 /* ---- XPath ---------------------------------------------------------------------- */
 
+/* Steps one evaluation may take (libxml2 counts operations and nodes visited): a query
+ * such as //p[count(//p) > 0] is quadratic and, inside one C call, out of reach of the
+ * check's deadline. 100 million steps take under a second. */
+#define XPATH_OP_LIMIT 100000000UL
+
 static char *dup_xml(xmlChar *s) {
   char *copy = strdup(s ? (const char *)s : "");
   xmlFree(s);
@@ -161,9 +166,19 @@ int uat_html_xpath(struct uat_html_doc *doc, struct uat_html_node *node, const c
     goto done;
   }
   ctx->node = node ? xml_node(node) : (xmlNodePtr)doc->xml;
+  ctx->opLimit = XPATH_OP_LIMIT;
   comp = xmlXPathCtxtCompile(ctx, (const xmlChar *)expr);
-  if (comp)
+  if (comp) {
+    ctx->opCount = 0;
     obj = xmlXPathCompiledEval(comp, ctx);
+  }
+  if (!obj && ctx->opCount >= XPATH_OP_LIMIT) {
+    uat_error_set(err,
+                  "XPath expression '%s' takes too long: it stopped after %lu million steps "
+                  "on this document; make it more specific (e.g. avoid '//' inside a predicate)",
+                  expr, XPATH_OP_LIMIT / 1000000);
+    goto done;
+  }
   if (!obj) {
     uat_error_set(err, "invalid XPath expression '%s': %s", expr,
                   cap.set ? cap.text : "it could not be evaluated");
