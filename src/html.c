@@ -152,7 +152,7 @@ static int fill_result(xmlXPathObjectPtr obj, struct uat_html_result *out) {
 }
 
 int uat_html_xpath(struct uat_html_doc *doc, struct uat_html_node *node, const char *expr,
-                   struct uat_html_result *out, struct uat_error *err) {
+                   const char *shown, struct uat_html_result *out, struct uat_error *err) {
   memset(out, 0, sizeof *out);
   struct saved_handlers saved;
   struct capture cap;
@@ -162,7 +162,7 @@ int uat_html_xpath(struct uat_html_doc *doc, struct uat_html_node *node, const c
   xmlXPathObjectPtr obj = NULL;
   xmlXPathContextPtr ctx = xmlXPathNewContext(doc->xml);
   if (!ctx) {
-    uat_error_set(err, "out of memory evaluating XPath expression '%s'", expr);
+    uat_error_set(err, "out of memory evaluating XPath expression '%s'", shown);
     goto done;
   }
   ctx->node = node ? xml_node(node) : (xmlNodePtr)doc->xml;
@@ -176,17 +176,17 @@ int uat_html_xpath(struct uat_html_doc *doc, struct uat_html_node *node, const c
     uat_error_set(err,
                   "XPath expression '%s' takes too long: it stopped after %lu million steps "
                   "on this document; make it more specific (e.g. avoid '//' inside a predicate)",
-                  expr, XPATH_OP_LIMIT / 1000000);
+                  shown, XPATH_OP_LIMIT / 1000000);
     goto done;
   }
   if (!obj) {
-    uat_error_set(err, "invalid XPath expression '%s': %s", expr,
+    uat_error_set(err, "invalid XPath expression '%s': %s", shown,
                   cap.set ? cap.text : "it could not be evaluated");
     goto done;
   }
   if (fill_result(obj, out) != 0) {
     uat_html_result_release(out);
-    uat_error_set(err, "out of memory evaluating XPath expression '%s'", expr);
+    uat_error_set(err, "out of memory evaluating XPath expression '%s'", shown);
     goto done;
   }
   rc = 0;

@@ -108,7 +108,10 @@ static struct uat_html_result *query(lua_State *L, const char *expr) {
   memset(r, 0, sizeof *r);
   luaL_setmetatable(L, RESULT_MT);
   struct uat_error err;
-  if (uat_html_xpath(doc, node, expr, r, &err) != 0)
+  char *shown = uat_lua_redact(L, expr); /* freed before anything can raise */
+  int rc = uat_html_xpath(doc, node, expr, shown ? shown : "?", r, &err);
+  free(shown);
+  if (rc != 0)
     luaL_error(L, "%s", err.text);
   return r;
 }

@@ -194,7 +194,7 @@ static void test_c_interface(void **state) {
   assert_non_null(doc);
   struct uat_html_result r;
   struct uat_error err;
-  assert_int_equal(uat_html_xpath(doc, NULL, "//p", &r, &err), 0);
+  assert_int_equal(uat_html_xpath(doc, NULL, "//p", "//p", &r, &err), 0);
   assert_int_equal(r.count, 1);
   assert_null(r.value);
   char *text = uat_html_node_text(r.nodes[0]);
@@ -206,10 +206,10 @@ static void test_c_interface(void **state) {
   assert_string_equal(uat_html_node_name(r.nodes[0]), "p");
   struct uat_html_node *p = r.nodes[0];
   uat_html_result_release(&r);
-  assert_int_equal(uat_html_xpath(doc, p, "b", &r, &err), 0);
+  assert_int_equal(uat_html_xpath(doc, p, "b", "b", &r, &err), 0);
   assert_int_equal(r.count, 1);
   uat_html_result_release(&r);
-  assert_int_equal(uat_html_xpath(doc, NULL, "//p[", &r, &err), -1);
+  assert_int_equal(uat_html_xpath(doc, NULL, "//p[", "//p[", &r, &err), -1);
   assert_non_null(strstr(err.text, "invalid XPath expression '//p[': "));
   assert_null(r.nodes);
   uat_html_free(doc);

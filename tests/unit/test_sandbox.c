@@ -212,6 +212,10 @@ static const struct script_case script_cases[] = {
     {"secret in a chunk name given to load",
      "load('error(\"boom\")', 'padding padding padding padding pad ' .. secrets.token)()",
      UAT_OUTCOME_ERROR, "padding pad ***\"]:1: boom"},
+    /* the error text has a size limit: the expression is redacted before it is quoted */
+    {"secret in a long XPath expression",
+     "html.parse('<p/>'):xpath('//[' .. string.rep('y', 2011) .. secrets.token)", UAT_OUTCOME_ERROR,
+     "invalid XPath expression '//[yyy"},
     {"load from a reader keeps working",
      "local done = false\n"
      "local f = load(function() if done then return nil end done = true return 'return 3' end)\n"
