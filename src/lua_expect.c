@@ -21,6 +21,15 @@
 
 /* ---- showing values ----------------------------------------------------------- */
 
+/* [-0, +(0|1), -] The real table behind a read-only proxy (params, vars, secrets, check:
+ * sandbox.c names it "__readonly"), pushed; else idx, pushing nothing. The proxy itself
+ * is empty, so vars compared as {} and expect.eq(vars, {...}) failed. */
+static int unwrap_readonly(lua_State *L, int idx) {
+  if (luaL_getmetafield(L, idx, "__readonly") == LUA_TTABLE)
+    return lua_gettop(L);
+  return idx;
+}
+
 static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth, size_t limit);
 
 static void show_escaped(const char *s, size_t len, struct uat_strbuf *sb, size_t limit) {
@@ -157,9 +166,12 @@ static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth, 
     show_string(L, s, len, sb, limit);
     break;
   }
-  case LUA_TTABLE:
-    show_table(L, idx, sb, depth, limit);
+  case LUA_TTABLE: {
+    int top = lua_gettop(L);
+    show_table(L, lua_checkstack(L, 2) ? unwrap_readonly(L, idx) : idx, sb, depth, limit);
+    lua_settop(L, top);
     break;
+  }
   default: {
     /* json.null and our objects have a __name; anything else shows its type. */
     int t = luaL_getmetafield(L, idx, "__name");
@@ -425,15 +437,20 @@ static bool deep_equal(lua_State *L, int a, int b, int depth, struct eq_walk *w)
     return true;
   if (lua_type(L, a) != LUA_TTABLE || lua_type(L, b) != LUA_TTABLE)
     return false;
-  const void *pa = lua_topointer(L, a), *pb = lua_topointer(L, b);
-  for (int i = 0; i < depth; i++)
-    if (w->path[i][0] == pa && w->path[i][1] == pb)
-      return true; /* a cycle on both sides: equal as far as it goes */
-  if (depth >= EQ_DEPTH || !lua_checkstack(L, 6))
+  if (depth >= EQ_DEPTH || !lua_checkstack(L, 8))
     return false;
+  int top = lua_gettop(L);
+  a = unwrap_readonly(L, a);
+  b = unwrap_readonly(L, b);
+  const void *pa = lua_topointer(L, a), *pb = lua_topointer(L, b);
+  bool cycle = pa == pb;
+  for (int i = 0; i < depth && !cycle; i++)
+    cycle = w->path[i][0] == pa && w->path[i][1] == pb; /* met again: equal as far as it goes */
   w->path[depth][0] = pa;
   w->path[depth][1] = pb;
-  return same_tables(L, a, b, depth, w);
+  bool same = cycle || same_tables(L, a, b, depth, w);
+  lua_settop(L, top);
+  return same;
 }
 
 static int l_expect_eq(lua_State *L) {

@@ -196,6 +196,14 @@ static const struct script_case script_cases[] = {
      "local n = 0\nfor k, v in pairs(params) do n = n + 1 end\nexpect.eq(n, 3)\n"
      "expect.eq(json.decode(json.encode(params)).project, 42)",
      UAT_OUTCOME_PASS, NULL},
+    /* the read-only proxies are empty tables: expect compares and shows what they hold */
+    {"expect sees through the read-only proxies",
+     "expect.eq(vars, {env = 'staging', project = 42})\n"
+     "expect.eq(params, {project = 42, name = 'x', list = {1, 2}})\n"
+     "expect.eq(check, {id = 'c1', title = 'Check one'})\n"
+     "expect.eq({v = vars}, {v = {env = 'staging', project = 42}})\n"
+     "expect.eq(vars, vars)\n",
+     UAT_OUTCOME_PASS, NULL},
     /* errors that are not strings */
     {"error table", "error({})", UAT_OUTCOME_ERROR, "error raised with a table value"},
     {"error nil", "error(nil)", UAT_OUTCOME_ERROR, "error raised with a nil value"},
@@ -242,6 +250,19 @@ static void test_script_cases(void **state) {
       assert_null(strstr(r.traceback, "s3cr3t"));
     uat_check_result_clear(&r);
   }
+}
+
+/* A failing comparison shows what the proxy holds, not the empty proxy's "{}". */
+static void test_expect_shows_proxies(void **state) {
+  struct fixture *f = *state;
+  struct uat_check_result r;
+  run(f, "expect.eq(vars, {env = 'prod'})\nexpect.eq(secrets, {})", &r);
+  assert_int_equal(r.outcome, UAT_OUTCOME_FAIL);
+  assert_int_equal(r.nexpectations, 2);
+  assert_contains(r.expectations[0].actual, "\"env\": \"staging\"");
+  assert_contains(r.expectations[0].actual, "\"project\": 42");
+  assert_string_equal(r.expectations[1].actual, "{\"token\": \"***\"}");
+  uat_check_result_clear(&r);
 }
 
 /* ---- bounds: time and memory ---------------------------------------------------- */
@@ -650,6 +671,7 @@ int main(void) {
   xmlInitParser();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_script_cases, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_expect_shows_proxies, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memory_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memory_garbage_is_fine, setup, teardown),
