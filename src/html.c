@@ -116,6 +116,11 @@ void uat_html_free(struct uat_html_doc *doc) {
 
 /* ---- XPath ---------------------------------------------------------------------- */
 
+/* Steps one evaluation may take (libxml2 counts operations and nodes visited): a query
+ * such as //p[count(//p) > 0] is quadratic and, inside one C call, out of reach of the
+ * check's deadline. 100 million steps take under a second. */
+#define XPATH_OP_LIMIT 100000000UL
+
 static char *dup_xml(xmlChar *s) {
   char *copy = strdup(s ? (const char *)s : "");
   xmlFree(s);
@@ -147,7 +152,7 @@ static int fill_result(xmlXPathObjectPtr obj, struct uat_html_result *out) {
 }
 
 int uat_html_xpath(struct uat_html_doc *doc, struct uat_html_node *node, const char *expr,
-                   struct uat_html_result *out, struct uat_error *err) {
+                   const char *shown, struct uat_html_result *out, struct uat_error *err) {
   memset(out, 0, sizeof *out);
   struct saved_handlers saved;
   struct capture cap;
@@ -157,21 +162,31 @@ int uat_html_xpath(struct uat_html_doc *doc, struct uat_html_node *node, const c
   xmlXPathObjectPtr obj = NULL;
   xmlXPathContextPtr ctx = xmlXPathNewContext(doc->xml);
   if (!ctx) {
-    uat_error_set(err, "out of memory evaluating XPath expression '%s'", expr);
+    uat_error_set(err, "out of memory evaluating XPath expression '%s'", shown);
     goto done;
   }
   ctx->node = node ? xml_node(node) : (xmlNodePtr)doc->xml;
+  ctx->opLimit = XPATH_OP_LIMIT;
   comp = xmlXPathCtxtCompile(ctx, (const xmlChar *)expr);
-  if (comp)
+  if (comp) {
+    ctx->opCount = 0;
     obj = xmlXPathCompiledEval(comp, ctx);
+  }
+  if (!obj && ctx->opCount >= XPATH_OP_LIMIT) {
+    uat_error_set(err,
+                  "XPath expression '%s' takes too long: it stopped after %lu million steps "
+                  "on this document; make it more specific (e.g. avoid '//' inside a predicate)",
+                  shown, XPATH_OP_LIMIT / 1000000);
+    goto done;
+  }
   if (!obj) {
-    uat_error_set(err, "invalid XPath expression '%s': %s", expr,
+    uat_error_set(err, "invalid XPath expression '%s': %s", shown,
                   cap.set ? cap.text : "it could not be evaluated");
     goto done;
   }
   if (fill_result(obj, out) != 0) {
     uat_html_result_release(out);
-    uat_error_set(err, "out of memory evaluating XPath expression '%s'", expr);
+    uat_error_set(err, "out of memory evaluating XPath expression '%s'", shown);
     goto done;
   }
   rc = 0;

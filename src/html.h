@@ -31,9 +31,10 @@ void uat_html_free(struct uat_html_doc *doc);
 
 /* Evaluates expr against doc, relative to node when not NULL. Returns 0 and fills
  * out (release it with uat_html_result_release), or -1 with err set to
- * "invalid XPath expression 'EXPR': why". */
+ * "invalid XPath expression 'SHOWN': why". shown is expr as messages may quote it
+ * (redacted by the caller: err's size limit could cut a secret in expr in half). */
 int uat_html_xpath(struct uat_html_doc *doc, struct uat_html_node *node, const char *expr,
-                   struct uat_html_result *out, struct uat_error *err);
+                   const char *shown, struct uat_html_result *out, struct uat_error *err);
 void uat_html_result_release(struct uat_html_result *r);
 
 /* The element or attribute name; "#text", "#comment", "#document" for those nodes. */

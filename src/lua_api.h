@@ -16,8 +16,10 @@
 struct uat_lua_ctx {
   const struct uat_check_env *env;
   struct uat_check_result *result;
-  double deadline;   /* CLOCK_MONOTONIC seconds when the check must stop */
-  size_t mem_used;   /* bytes the allocator handed out */
+  double deadline;    /* CLOCK_MONOTONIC seconds when the check must stop */
+  size_t mem_used;    /* bytes the allocator handed out */
+  size_t mem_outside; /* estimated bytes of parser trees (jansson, libxml2) alive outside the
+                       * Lua allocator; the allocator counts them against the cap too */
   size_t mem_cap;
   bool mem_exceeded; /* set once the cap refused an allocation: the hook keeps raising */
   bool timed_out;    /* set once the deadline passed: the hook keeps raising */
@@ -26,6 +28,14 @@ struct uat_lua_ctx {
 /* [-0, +0, -] Stores / fetches the context of L (a light userdata in the registry). */
 void uat_lua_set_ctx(lua_State *L, struct uat_lua_ctx *ctx);
 struct uat_lua_ctx *uat_lua_ctx(lua_State *L);
+
+/* [-0, +0, -] Reserves `bytes` of the check's memory cap for a tree a C library allocates
+ * outside Lua: returns 0, or -1 when that would exceed the cap (nothing reserved). Without a
+ * context (tests) it always succeeds. uat_lua_release gives the bytes back. */
+int uat_lua_reserve(lua_State *L, size_t bytes);
+void uat_lua_release(lua_State *L, size_t bytes);
+/* [-0, +0, e] Raises "WHAT: ... would take about N MiB outside Lua ..." for a refused reserve. */
+int uat_lua_reserve_error(lua_State *L, const char *what, size_t text_len, size_t bytes);
 
 /* Seconds until the check's deadline (<= 0 when passed). */
 double uat_lua_remaining(lua_State *L);

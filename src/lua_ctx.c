@@ -56,3 +56,42 @@ char *uat_lua_redact(lua_State *L, const char *text) {
   struct uat_lua_ctx *ctx = uat_lua_ctx(L);
   return uat_redact(ctx && ctx->env ? ctx->env->redactor : NULL, text);
 }
+
+static bool fits(const struct uat_lua_ctx *ctx, size_t bytes) {
+  size_t used = ctx->mem_used + ctx->mem_outside;
+  return used <= ctx->mem_cap && bytes <= ctx->mem_cap - used;
+}
+
+int uat_lua_reserve(lua_State *L, size_t bytes) {
+  struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+  if (!ctx || !ctx->mem_cap)
+    return 0;
+  if (!fits(ctx, bytes))
+    lua_gc(L, LUA_GCCOLLECT, 0); /* documents no longer reachable give their share back */
+  if (!fits(ctx, bytes))
+    return -1;
+  ctx->mem_outside += bytes;
+  return 0;
+}
+
+void uat_lua_release(lua_State *L, size_t bytes) {
+  struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+  if (!ctx || !ctx->mem_cap)
+    return;
+  ctx->mem_outside -= bytes < ctx->mem_outside ? bytes : ctx->mem_outside;
+}
+
+int uat_lua_reserve_error(lua_State *L, const char *what, size_t text_len, size_t bytes) {
+  struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+  const double mib = 1024.0 * 1024.0;
+  size_t cap = ctx ? ctx->mem_cap : 0;
+  size_t used = ctx ? ctx->mem_used + ctx->mem_outside : 0;
+  char msg[320];
+  snprintf(msg, sizeof msg,
+           "%s: the tree of this %zu-byte text would take about %.1f MiB outside Lua, more "
+           "than the %.1f MiB left of the check's memory cap (%.1f MiB); parse a smaller text "
+           "or raise the check's `memory:`",
+           what, text_len, (double)bytes / mib, used < cap ? (double)(cap - used) / mib : 0.0,
+           (double)cap / mib);
+  return luaL_error(L, "%s", msg);
+}

@@ -21,9 +21,18 @@
 
 /* ---- showing values ----------------------------------------------------------- */
 
+/* [-0, +(0|1), -] The real table behind a read-only proxy (params, vars, secrets, check:
+ * sandbox.c names it "__readonly"), pushed; else idx, pushing nothing. The proxy itself
+ * is empty, so vars compared as {} and expect.eq(vars, {...}) failed. */
+static int unwrap_readonly(lua_State *L, int idx) {
+  if (luaL_getmetafield(L, idx, "__readonly") == LUA_TTABLE)
+    return lua_gettop(L);
+  return idx;
+}
+
 static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth, size_t limit);
 
-static void show_string(const char *s, size_t len, struct uat_strbuf *sb, size_t limit) {
+static void show_escaped(const char *s, size_t len, struct uat_strbuf *sb, size_t limit) {
   uat_strbuf_add(sb, "\"", 1);
   for (size_t i = 0; i < len && sb->len < limit; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -39,6 +48,28 @@ static void show_string(const char *s, size_t len, struct uat_strbuf *sb, size_t
       uat_strbuf_add(sb, &s[i], 1);
   }
   uat_strbuf_add(sb, "\"", 1);
+}
+
+/* Redacts the raw bytes before escaping them: an escaped secret ("abc\\x0d" for a
+ * value read with a stray CR) is a form the redactor does not know. Only the prefix that
+ * can be shown is redacted: a secret starting inside it ends inside it. */
+static void show_string(lua_State *L, const char *s, size_t len, struct uat_strbuf *sb,
+                        size_t limit) {
+  struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+  const struct uat_redactor *r = ctx && ctx->env ? ctx->env->redactor : NULL;
+  if (!r || r->count == 0) {
+    show_escaped(s, len, sb, limit);
+    return;
+  }
+  size_t prefix = limit + strlen(r->needles[0]);
+  size_t safe_len;
+  char *safe = uat_redact_n(r, s, len < prefix ? len : prefix, &safe_len);
+  if (!safe) {
+    uat_strbuf_adds(sb, "\"?\"");
+    return;
+  }
+  show_escaped(safe, safe_len, sb, limit);
+  free(safe);
 }
 
 static void show_number(lua_State *L, int idx, struct uat_strbuf *sb) {
@@ -105,7 +136,7 @@ static void show_table(lua_State *L, int idx, struct uat_strbuf *sb, int depth, 
     if (lua_type(L, -2) == LUA_TSTRING) {
       size_t klen;
       const char *k = lua_tolstring(L, -2, &klen);
-      show_string(k, klen, sb, limit);
+      show_string(L, k, klen, sb, limit);
     } else {
       uat_strbuf_add(sb, "[", 1);
       show_value(L, lua_gettop(L) - 1, sb, depth + 1, limit);
@@ -132,12 +163,15 @@ static void show_value(lua_State *L, int idx, struct uat_strbuf *sb, int depth, 
   case LUA_TSTRING: {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
-    show_string(s, len, sb, limit);
+    show_string(L, s, len, sb, limit);
     break;
   }
-  case LUA_TTABLE:
-    show_table(L, idx, sb, depth, limit);
+  case LUA_TTABLE: {
+    int top = lua_gettop(L);
+    show_table(L, lua_checkstack(L, 2) ? unwrap_readonly(L, idx) : idx, sb, depth, limit);
+    lua_settop(L, top);
     break;
+  }
   default: {
     /* json.null and our objects have a __name; anything else shows its type. */
     int t = luaL_getmetafield(L, idx, "__name");
@@ -336,9 +370,11 @@ static int l_expect_status(lua_State *L) {
   const char *msg = opt_message(L, 3);
   lua_getfield(L, 1, "status");
   int status_idx = lua_gettop(L);
-  if (!lua_isinteger(L, status_idx) && !(lua_isnumber(L, status_idx)))
-    return luaL_argerror(L, 1, "response has no numeric 'status'");
-  lua_Integer status = (lua_Integer)lua_tonumber(L, status_idx);
+  /* lua_tointegerx: a cast of 200.5 passed as 200, and of 1e300 was undefined behaviour */
+  int is_int = 0;
+  lua_Integer status = lua_tointegerx(L, status_idx, &is_int);
+  if (!is_int)
+    return luaL_argerror(L, 1, "response has no integer 'status'");
   const char *expected = push_expected_status(L, 2);
   const char *actual = lua_pushfstring(L, "%I", (LUAI_UACINT)status);
   if (!msg)
@@ -346,17 +382,49 @@ static int l_expect_status(lua_State *L) {
   return record(L, status_in(L, 2, status), "status", msg, actual, expected);
 }
 
-static bool deep_equal(lua_State *L, int a, int b, int depth);
+/* One deep comparison: the pairs of tables on the current path (a pair met again is a
+ * cycle, equal so far), and a step count for looking at the clock. */
+struct eq_walk {
+  const void *path[EQ_DEPTH][2];
+  unsigned long steps;
+};
 
-/* Every key of a has an equal value in b. */
-static bool table_subset(lua_State *L, int a, int b, int depth) {
+/* [-0, +0, e] Every few thousand steps, stops the check once its deadline has passed:
+ * the count hook cannot fire inside this C function. */
+static void eq_step(lua_State *L, struct eq_walk *w) {
+  if (++w->steps % 4096 != 0)
+    return;
+  struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+  if (ctx && uat_monotonic_now() >= ctx->deadline) {
+    ctx->timed_out = true; /* the hook keeps raising from now on, past any pcall */
+    luaL_error(L, "expect.eq: check timed out while comparing tables");
+  }
+}
+
+static bool deep_equal(lua_State *L, int a, int b, int depth, struct eq_walk *w);
+
+/* Every key of a has an equal value in b, and every key of b is in a. Values are compared
+ * once per key (comparing both ways doubled the work at each level: 2^depth). */
+static bool same_tables(lua_State *L, int a, int b, int depth, struct eq_walk *w) {
   lua_pushnil(L);
   while (lua_next(L, a)) {
+    eq_step(L, w);
     lua_pushvalue(L, -2);
     lua_rawget(L, b);
-    bool same = deep_equal(L, lua_gettop(L) - 1, lua_gettop(L), depth + 1);
+    bool same = deep_equal(L, lua_gettop(L) - 1, lua_gettop(L), depth + 1, w);
     lua_pop(L, 2);
     if (!same) {
+      lua_pop(L, 1);
+      return false;
+    }
+  }
+  lua_pushnil(L);
+  while (lua_next(L, b)) {
+    eq_step(L, w);
+    lua_pushvalue(L, -2);
+    bool present = lua_rawget(L, a) != LUA_TNIL;
+    lua_pop(L, 2);
+    if (!present) {
       lua_pop(L, 1);
       return false;
     }
@@ -364,20 +432,32 @@ static bool table_subset(lua_State *L, int a, int b, int depth) {
   return true;
 }
 
-static bool deep_equal(lua_State *L, int a, int b, int depth) {
+static bool deep_equal(lua_State *L, int a, int b, int depth, struct eq_walk *w) {
   if (lua_rawequal(L, a, b))
     return true;
   if (lua_type(L, a) != LUA_TTABLE || lua_type(L, b) != LUA_TTABLE)
     return false;
-  if (depth >= EQ_DEPTH || !lua_checkstack(L, 6))
+  if (depth >= EQ_DEPTH || !lua_checkstack(L, 8))
     return false;
-  return table_subset(L, a, b, depth) && table_subset(L, b, a, depth);
+  int top = lua_gettop(L);
+  a = unwrap_readonly(L, a);
+  b = unwrap_readonly(L, b);
+  const void *pa = lua_topointer(L, a), *pb = lua_topointer(L, b);
+  bool cycle = pa == pb;
+  for (int i = 0; i < depth && !cycle; i++)
+    cycle = w->path[i][0] == pa && w->path[i][1] == pb; /* met again: equal as far as it goes */
+  w->path[depth][0] = pa;
+  w->path[depth][1] = pb;
+  bool same = cycle || same_tables(L, a, b, depth, w);
+  lua_settop(L, top);
+  return same;
 }
 
 static int l_expect_eq(lua_State *L) {
   luaL_checkany(L, 2);
   const char *msg = opt_message(L, 3);
-  bool ok = deep_equal(L, 1, 2, 0);
+  struct eq_walk walk = {.steps = 0};
+  bool ok = deep_equal(L, 1, 2, 0, &walk);
   const char *actual = push_shown(L, 1);
   const char *expected = push_shown(L, 2);
   if (!msg)

@@ -99,39 +99,63 @@ void uat_lua_push_json(lua_State *L, const json_t *value) {
     push_value(L, value, 0);
 }
 
-/* A decoded tree held in a userdata while it is pushed, so a Lua error
- * (memory, depth) on the way still frees it at the next collection. */
-static int l_json_box_gc(lua_State *L) {
-  json_t **box = lua_touserdata(L, 1);
-  if (box && *box) {
-    json_decref(*box);
-    *box = NULL;
+/* Bytes jansson's tree of text takes, estimated from its tokens (measured on jansson
+ * 2.14: about 48 bytes a value or key, 240 an object, plus the strings' bytes). */
+static size_t tree_estimate(const char *text, size_t len) {
+  size_t est = len + 64;
+  bool in_string = false;
+  for (size_t i = 0; i < len; i++) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"')
+      in_string = true;
+    else if (c == ',' || c == '[' || c == ':')
+      est += 48;
+    else if (c == '{')
+      est += 256;
   }
-  return 0;
+  return est;
+}
+
+/* Protected: pushes the tree given as light userdata (push_value may raise). */
+static int l_push_tree(lua_State *L) {
+  push_value(L, lua_touserdata(L, 1), 0);
+  return 1;
 }
 
 void uat_lua_push_decoded_json(lua_State *L, const char *text, size_t len, const char *what) {
+  what = what ? what : "json.decode";
+  text = text ? text : "";
   size_t limit = uat_lua_parse_limit(L);
-  if (text && len > limit)
+  if (len > limit)
     luaL_error(L,
                "%s: input of %I bytes exceeds the limit of %I bytes (the smaller of max_body "
                "and a quarter of the check's memory cap); decode a smaller text",
-               what ? what : "json.decode", (LUAI_UACINT)len, (LUAI_UACINT)limit);
-  json_t **box = lua_newuserdatauv(L, sizeof *box, 0);
-  *box = NULL;
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, l_json_box_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
+               what, (LUAI_UACINT)len, (LUAI_UACINT)limit);
+  /* The tree lives outside the Lua allocator: reserve its size in the cap meanwhile. */
+  size_t reserved = tree_estimate(text, len);
+  if (uat_lua_reserve(L, reserved) != 0)
+    uat_lua_reserve_error(L, what, len, reserved);
+  lua_pushcfunction(L, l_push_tree); /* before the tree exists: pushing may raise */
   json_error_t jerr;
-  *box = json_loadb(text ? text : "", text ? len : 0, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-  if (!*box)
-    luaL_error(L, "%s: invalid JSON at line %d column %d: %s", what ? what : "json.decode",
-               jerr.line, jerr.column, jerr.text);
-  push_value(L, *box, 0);
-  json_decref(*box);
-  *box = NULL;
-  lua_remove(L, -2);
+  json_t *tree = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  if (!tree) {
+    uat_lua_release(L, reserved);
+    luaL_error(L, "%s: invalid JSON at line %d column %d: %s", what, jerr.line, jerr.column,
+               jerr.text);
+  }
+  lua_pushlightuserdata(L, tree);
+  int rc = lua_pcall(L, 1, 1, 0);
+  json_decref(tree);
+  uat_lua_release(L, reserved);
+  if (rc != LUA_OK)
+    lua_error(L);
 }
 
 /* ---- Lua → JSON ----------------------------------------------------------------- */
@@ -139,11 +163,28 @@ void uat_lua_push_decoded_json(lua_State *L, const char *text, size_t len, const
 struct encoder {
   lua_State *L;
   struct uat_error *err;
+  /* Bytes the jansson tree may still take: it lives outside the Lua allocator, and a table
+   * holding one big string many times is small in Lua but huge once copied. */
+  size_t budget, limit;
   const void *path[MAX_DEPTH + 1]; /* tables being encoded, outermost first */
   int depth;
 };
 
 static json_t *to_json(struct encoder *e, int idx);
+
+/* Charges one value of about `size` bytes to the budget; false (err set) past it. */
+static bool charge(struct encoder *e, size_t size) {
+  size += 32; /* the json_t itself */
+  if (size <= e->budget) {
+    e->budget -= size;
+    return true;
+  }
+  uat_error_set(e->err,
+                "json.encode: the value takes more than %zu bytes as JSON (the smaller of "
+                "max_body and a quarter of the check's memory cap); encode less",
+                e->limit);
+  return false;
+}
 
 static bool is_marked_array(lua_State *L, int idx) {
   if (!lua_getmetatable(L, idx))
@@ -217,6 +258,11 @@ static json_t *object_to_json(struct encoder *e, int idx) {
   while (lua_next(L, idx)) {
     size_t klen;
     const char *key = lua_tolstring(L, -2, &klen); /* a string: no conversion happens */
+    if (!charge(e, klen)) {
+      lua_pop(L, 2);
+      json_decref(obj);
+      return NULL;
+    }
     json_t *item = to_json(e, lua_gettop(L));
     if (!item || json_object_setn_new(obj, key, klen, item) != 0) {
       if (item)
@@ -276,6 +322,11 @@ static json_t *table_to_json(struct encoder *e, int idx) {
 static json_t *to_json(struct encoder *e, int idx) {
   lua_State *L = e->L;
   json_t *out = NULL;
+  size_t bytes = 0;
+  if (lua_type(L, idx) == LUA_TSTRING)
+    lua_tolstring(L, idx, &bytes);
+  if (!charge(e, bytes))
+    return NULL;
   switch (lua_type(L, idx)) {
   case LUA_TNIL:
     out = json_null();
@@ -324,7 +375,8 @@ static json_t *to_json(struct encoder *e, int idx) {
 }
 
 json_t *uat_lua_to_json(lua_State *L, int idx, struct uat_error *err) {
-  struct encoder e = {.L = L, .err = err, .depth = 0};
+  size_t limit = uat_lua_parse_limit(L);
+  struct encoder e = {.L = L, .err = err, .budget = limit, .limit = limit, .depth = 0};
   return to_json(&e, lua_absindex(L, idx));
 }
 

@@ -155,49 +155,67 @@ int uat_redactor_add(struct uat_redactor *r, const char *secret) {
   return 0;
 }
 
-static const char *find_n(const char *hay, size_t len, const char *needle, size_t nlen) {
-  if (nlen == 0 || nlen > len)
-    return NULL;
-  for (size_t i = 0; i + nlen <= len; i++)
-    if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
-      return hay + i;
-  return NULL;
+/* Offset of the first occurrence of needle in hay[from..len), or len when there is none. */
+static size_t find_from(const char *hay, size_t len, size_t from, const char *needle, size_t nlen) {
+  while (nlen > 0 && from + nlen <= len) {
+    const char *p = memchr(hay + from, needle[0], len - nlen + 1 - from);
+    if (!p)
+      break;
+    from = (size_t)(p - hay);
+    if (memcmp(p, needle, nlen) == 0)
+      return from;
+    from++;
+  }
+  return len;
 }
 
+/* One pass over the text: each needle's next occurrence is remembered and searched again
+ * only once the pass has moved beyond it, so the cost stays linear in the text even when
+ * it holds a secret thousands of times (a quadratic rescan made a long log line with many
+ * secrets take seconds inside one C call, where the check's deadline cannot stop it). */
 char *uat_redact_n(const struct uat_redactor *r, const char *text, size_t len, size_t *out_len) {
   if (!text)
     return NULL;
+  size_t count = r ? r->count : 0;
+  size_t *next_hit = count ? malloc(count * sizeof *next_hit) : NULL;
+  size_t *nlen = count ? malloc(count * sizeof *nlen) : NULL;
+  if (count && (!next_hit || !nlen)) {
+    free(next_hit);
+    free(nlen);
+    return NULL;
+  }
+  for (size_t k = 0; k < count; k++) {
+    nlen[k] = strlen(r->needles[k]);
+    next_hit[k] = find_from(text, len, 0, r->needles[k], nlen[k]);
+  }
   struct uat_strbuf sb;
   uat_strbuf_init(&sb, 0);
   size_t i = 0;
-  while (i < len) {
-    size_t best = 0;
-    for (size_t k = 0; r && k < r->count; k++) {
-      size_t nlen = strlen(r->needles[k]);
-      if (nlen <= len - i && memcmp(text + i, r->needles[k], nlen) == 0) {
-        best = nlen; /* needles are sorted longest first: the first hit is the longest */
-        break;
+  int rc = 0;
+  while (i < len && rc == 0) {
+    size_t next = len, best = 0;
+    for (size_t k = 0; k < count; k++) {
+      if (next_hit[k] < i)
+        next_hit[k] = find_from(text, len, i, r->needles[k], nlen[k]);
+      /* needles are sorted longest first: the first one found at `next` is the longest */
+      if (next_hit[k] < next) {
+        next = next_hit[k];
+        best = nlen[k];
       }
     }
-    int rc;
-    if (best) {
-      rc = uat_strbuf_add(&sb, "***", 3);
-      i += best;
-    } else {
-      /* Copy up to the next position where any needle could start. */
-      size_t next = len;
-      for (size_t k = 0; r && k < r->count; k++) {
-        const char *hit = find_n(text + i + 1, len - i - 1, r->needles[k], strlen(r->needles[k]));
-        if (hit && (size_t)(hit - text) < next)
-          next = (size_t)(hit - text);
-      }
+    if (next > i) {
       rc = uat_strbuf_add(&sb, text + i, next - i);
       i = next;
+    } else {
+      rc = uat_strbuf_add(&sb, "***", 3);
+      i += best;
     }
-    if (rc != 0) {
-      uat_strbuf_release(&sb);
-      return NULL;
-    }
+  }
+  free(next_hit);
+  free(nlen);
+  if (rc != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
   }
   if (out_len)
     *out_len = sb.len;

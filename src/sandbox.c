@@ -65,7 +65,7 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     sb->ctx.mem_used -= old;
     return NULL;
   }
-  if (nsize > old && sb->ctx.mem_used - old + nsize > limit_of(sb)) {
+  if (nsize > old && sb->ctx.mem_used - old + nsize + sb->ctx.mem_outside > limit_of(sb)) {
     bool retry = sb->refused_ptr == ptr && sb->refused_osize == osize && sb->refused_nsize == nsize;
     if (retry)
       sb->ctx.mem_exceeded = true;
@@ -247,13 +247,48 @@ static int l_log(lua_State *L) {
   return 0;
 }
 
+/* __gc of a box holding a malloc'd text while it is copied into Lua. */
+static int l_text_box_gc(lua_State *L) {
+  char **box = lua_touserdata(L, 1);
+  free(*box);
+  *box = NULL;
+  return 0;
+}
+
+/* [-0, +1, m] The chunk name load() would use (the name given, else the source text),
+ * redacted: Lua cuts a long name to 60 bytes for messages and tracebacks, and a cut
+ * through a secret would leave a part the redactor misses. */
+static void push_chunkname(lua_State *L) {
+  int from = lua_type(L, 2) == LUA_TSTRING ? 2 : lua_type(L, 1) == LUA_TSTRING ? 1 : 0;
+  if (!from) {
+    lua_pushliteral(L, "=(load)");
+    return;
+  }
+  size_t len, safe_len;
+  const char *name = lua_tolstring(L, from, &len);
+  const struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+  char **box = lua_newuserdatauv(L, sizeof *box, 0); /* frees the copy if a push raises */
+  *box = NULL;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, l_text_box_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  *box = uat_redact_n(ctx && ctx->env ? ctx->env->redactor : NULL, name, len, &safe_len);
+  if (!*box)
+    luaL_error(L, "load: out of memory");
+  lua_pushlstring(L, *box, safe_len);
+  free(*box);
+  *box = NULL;
+  lua_remove(L, -2);
+}
+
 /* load(chunk [, chunkname [, mode [, env]]]) with mode forced to text. */
 static int l_load(lua_State *L) {
   bool has_env = lua_gettop(L) >= 4; /* load tells an absent env from a nil one */
   lua_settop(L, 4);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 1);
-  lua_pushvalue(L, 2);
+  push_chunkname(L);
   lua_pushliteral(L, "t");
   if (has_env)
     lua_pushvalue(L, 4);

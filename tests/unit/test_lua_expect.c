@@ -183,7 +183,9 @@ static const struct {
     {"expect.status(nil, 200)", "bad argument #1 to 'status' (response expected, got nil)"},
     {"expect.status(r, 'x')", "bad argument #2 to 'status' (status code or list of codes"},
     {"expect.status(r, {200, 'x'})", "the list of codes must hold integers"},
-    {"expect.status({}, 200)", "response has no numeric 'status'"},
+    {"expect.status({}, 200)", "response has no integer 'status'"},
+    {"expect.status({status = 200.5}, 200)", "response has no integer 'status'"},
+    {"expect.status({status = 1e300}, 200)", "response has no integer 'status'"},
     {"expect.eq(1)", "bad argument #2 to 'eq' (value expected)"},
     {"expect.match('x')", "bad argument #2 to 'match'"},
     {"expect.header(r)", "bad argument #2 to 'header'"},
@@ -249,6 +251,13 @@ static void test_deep_eq(void **state) {
       {"{x = json.null}", "{}", false},
       {"json.decode('[1,{\"a\":true}]')", "{1, {a = true}}", true},
       {"'1'", "1", false},
+      /* cycles on both sides compare by shape, and end */
+      {"(function() local t = {} t.a = t return t end)()",
+       "(function() local u = {} u.a = u return u end)()", true},
+      {"(function() local t = {} t.a = t return t end)()",
+       "(function() local u = {a = {}} u.a.a = u return u end)()", true},
+      {"(function() local t = {n = 1} t.a = t return t end)()",
+       "(function() local u = {n = 2} u.a = u return u end)()", false},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     char source[512];
@@ -262,6 +271,64 @@ static void test_deep_eq(void **state) {
   }
 }
 
+static const char *chain =
+    "local function mk(n) local r = {} local c = r for i = 1, n do c.x = {} c = c.x end "
+    "return r end\n";
+
+/* Comparing both ways at each level was 2^depth: two equal chains of 90 tables never
+ * finished (the watchdog abandoned the thread). Now linear; a shared-subtable blow-up
+ * that is still exponential stops at the check's timeout like any loop. */
+static void test_deep_eq_bounded(void **state) {
+  struct fixture *f = *state;
+  char source[1024];
+  struct uat_check_result r;
+  snprintf(source, sizeof source, "%sexpect.eq(mk(90), mk(90))\nexpect.eq(mk(90), mk(91))", chain);
+  double t0 = uat_monotonic_now();
+  run(f, source, &r);
+  assert_true(uat_monotonic_now() - t0 < 1.0);
+  assert_int_equal(r.nexpectations, 2);
+  assert_true(r.expectations[0].ok);
+  assert_false(r.expectations[1].ok);
+  uat_check_result_clear(&r);
+
+  f->check.timeout_s = 0.5;
+  run(f,
+      "local function dag(n) local t = {} for i = 1, n do t = {a = t, b = t} end return t end\n"
+      "expect.truthy(true)\n"
+      "pcall(expect.eq, dag(60), dag(60))\n"
+      "expect.truthy(true, 'may run before the hook fires')\n",
+      &r);
+  f->check.timeout_s = 5;
+  assert_int_equal(r.outcome, UAT_OUTCOME_ERROR);
+  assert_non_null(r.error);
+  assert_non_null(strstr(r.error, "timed out after 0.5s"));
+  assert_true(r.duration_s < 2.0);
+  uat_check_result_clear(&r);
+}
+
+/* A secret read with a stray CR (or holding another control byte) was shown escaped,
+ * "crlf-token\\x0d", a form the redactor does not know: it leaked whole. */
+static void test_escaped_secret_redacted(void **state) {
+  struct fixture *f = *state;
+  assert_int_equal(uat_redactor_add(&f->red, "crlf-token\r"), 0);
+  assert_int_equal(uat_redactor_add(&f->red, "del\x7fkey"), 0);
+  struct uat_check_result r;
+  run(f,
+      "expect.eq('crlf-token\\r', 'x')\n"
+      "expect.eq({k = 'a del\\127key b'}, {})\n"
+      "expect.match('crlf-token\\r', '^z')\n",
+      &r);
+  assert_int_equal(r.nexpectations, 3);
+  assert_string_equal(r.expectations[0].actual, "\"***\"");
+  assert_string_equal(r.expectations[1].actual, "{\"k\": \"a *** b\"}");
+  assert_string_equal(r.expectations[2].actual, "\"***\"");
+  for (size_t i = 0; i < r.nexpectations; i++) {
+    assert_null(strstr(r.expectations[i].actual, "crlf-token"));
+    assert_null(strstr(r.expectations[i].actual, "key"));
+  }
+  uat_check_result_clear(&r);
+}
+
 int main(void) {
   xmlInitParser();
   const struct CMUnitTest tests[] = {
@@ -269,6 +336,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_argument_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncation_and_soft, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deep_eq, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deep_eq_bounded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_escaped_secret_redacted, setup, teardown),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   xmlCleanupParser();

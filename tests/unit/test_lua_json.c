@@ -103,6 +103,19 @@ static const struct lua_case cases[] = {
     {"deep nesting encode",
      "local t = {} local c = t for i = 1, 300 do c[1] = {} c = c[1] end json.encode(t)",
      "nested deeper than 200 levels"},
+    /* the jansson tree lives outside the Lua cap: one string shared 100 times was 100 MB */
+    {"encode budget",
+     "local s = string.rep('x', 1000000) local t = {} for i = 1, 100 do t[i] = s end\n"
+     "json.encode(t)",
+     "json.encode: the value takes more than 16777216 bytes as JSON"},
+    {"encode budget counts keys",
+     "local k = string.rep('k', 1000000) local t = {} for i = 1, 20 do t[k .. i] = 1 end\n"
+     "json.encode(t)",
+     "takes more than 16777216 bytes"},
+    {"encode within budget",
+     "local s = string.rep('x', 1000000) local t = {} for i = 1, 10 do t[i] = s end\n"
+     "assert(#json.encode(t) == 10000000 + 10 * 3 + 1)",
+     NULL},
     {"null is protected", "assert(getmetatable(json.null) == 'json.null')", NULL},
 };
 
