@@ -732,6 +732,13 @@ static int read_secret(struct loader *L, yaml_node_t *key, yaml_node_t *value,
                 "with %s=... uatrun ...",
                 s->name, s->env, v ? "empty" : "not set", s->env);
   }
+  /* Every occurrence of a secret is masked; a value this short occurs everywhere, and the
+   * gaps it leaves in ordinary words would show it. */
+  if (strlen(v) < UAT_SECRET_MIN_LEN)
+    return fail(L, key,
+                "secret '%s' from %s is %zu character%s long: too short to hide in output; use "
+                "a real credential of at least %d characters",
+                s->name, s->env, strlen(v), strlen(v) == 1 ? "" : "s", UAT_SECRET_MIN_LEN);
   s->value = strdup(v);
   return s->value ? 0 : oom(L, key);
 }

@@ -18,6 +18,7 @@
 #define UAT_DEFAULT_TIMEOUT_S 10.0
 #define UAT_DEFAULT_MEMORY_CAP ((size_t)64 * 1024 * 1024)
 #define UAT_DEFAULT_SIGNOFF_MAX_AGE_S (72.0 * 3600)
+#define UAT_SECRET_MIN_LEN 4 /* shorter values cannot be masked without showing them */
 
 struct uat_header {
   char *name;

@@ -93,6 +93,7 @@ struct bad_case {
 
 static const char *const env_token[] = {"TM_TOKEN=tok-value-123", NULL};
 static const char *const env_empty_token[] = {"TM_TOKEN=", NULL};
+static const char *const env_short_token[] = {"TM_TOKEN=abc", NULL};
 static const char *const env_latin1[] = {"LATIN1=caf\xe9", NULL};
 
 static const struct bad_case bad_cases[] = {
@@ -313,6 +314,13 @@ static const struct bad_case bad_cases[] = {
      3,
      {"secret 'tm_token' needs the environment variable TM_TOKEN, which is not set; export it "
       "or run with TM_TOKEN=... uatrun ..."}},
+    {"secret too short to mask",
+     HEAD "secrets:\n  tm_token: TM_TOKEN\n" CHECK,
+     env_short_token,
+     4,
+     3,
+     {"secret 'tm_token' from TM_TOKEN is 3 characters long: too short to hide in output",
+      "at least 4 characters"}},
     {"empty secret",
      HEAD "secrets:\n  tm_token: TM_TOKEN\n" CHECK,
      env_empty_token,
@@ -672,7 +680,7 @@ static void test_valid_playbook(void **state) {
 }
 
 static void test_environment_overrides_defaults(void **state) {
-  static const char *const env[] = {"TM_TOKEN=t", "RELEASE=r", "STAGING_URL=https://staging.test",
+  static const char *const env[] = {"TM_TOKEN=tok-value", "RELEASE=r", "STAGING_URL=https://staging.test",
                                     NULL};
   struct uat_error err;
   struct uat_playbook *pb = load_with(PLAYBOOKS "/valid.yml", env, &err);
