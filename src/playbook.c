@@ -1373,6 +1373,25 @@ void uat_playbook_free(struct uat_playbook *pb) {
   free(pb);
 }
 
+static int unknown_var(const struct uat_playbook *pb, const char *key, struct uat_error *err) {
+  struct uat_strbuf names;
+  uat_strbuf_init(&names, 0);
+  const char *name;
+  json_t *v;
+  json_object_foreach(pb->vars, name, v) {
+    (void)v;
+    if (uat_strbuf_addf(&names, "%s%s", names.len ? ", " : "", name) != 0)
+      break;
+  }
+  int rc = uat_error_set(err,
+                         "--var %s: the playbook has no var '%s' (%s%s); fix the name, or declare "
+                         "it under vars: with a default",
+                         key, key, names.len ? "its vars: " : "it declares no vars",
+                         names.len ? names.buf : "");
+  uat_strbuf_release(&names);
+  return rc;
+}
+
 int uat_playbook_set_var(struct uat_playbook *pb, const char *assignment, struct uat_error *err) {
   const char *eq = assignment ? strchr(assignment, '=') : NULL;
   if (!eq || eq == assignment)
@@ -1380,6 +1399,13 @@ int uat_playbook_set_var(struct uat_playbook *pb, const char *assignment, struct
   char *key = strndup(assignment, (size_t)(eq - assignment));
   if (!key)
     return uat_error_set(err, "out of memory");
+  if (!json_object_get(pb->vars, key)) {
+    /* A mistyped name would otherwise add a var no script reads and leave the real one at
+     * its default: the checks would pass while checking something else. */
+    int rc = unknown_var(pb, key, err);
+    free(key);
+    return rc;
+  }
   json_t *value = json_string(eq + 1);
   int rc = 0;
   if (!value)

@@ -17,7 +17,7 @@ name: Gate flow
 target:
   base_url: http://127.0.0.1:9
 secrets: { tm_token: TM_TOKEN }
-vars: { mode: pass }
+vars: { mode: pass, token: none }
 checks:
   - id: smoke
     run: |

@@ -680,8 +680,8 @@ static void test_valid_playbook(void **state) {
 }
 
 static void test_environment_overrides_defaults(void **state) {
-  static const char *const env[] = {"TM_TOKEN=tok-value", "RELEASE=r", "STAGING_URL=https://staging.test",
-                                    NULL};
+  static const char *const env[] = {"TM_TOKEN=tok-value", "RELEASE=r",
+                                    "STAGING_URL=https://staging.test", NULL};
   struct uat_error err;
   struct uat_playbook *pb = load_with(PLAYBOOKS "/valid.yml", env, &err);
   if (!pb)
@@ -760,7 +760,7 @@ static void test_process_environment_when_no_getenv(void **state) {
 
 static void test_set_var(void **state) {
   struct scratch s;
-  scratch_open(&s, HEAD "vars: { project: 42 }\n" CHECK);
+  scratch_open(&s, HEAD "vars: { project: 42, url: none, empty: x }\n" CHECK);
   struct uat_error err;
   struct uat_playbook *pb = load_with(s.path, NULL, &err);
   if (!pb)
@@ -778,8 +778,13 @@ static void test_set_var(void **state) {
     assert_int_equal(uat_playbook_set_var(pb, bad[i], &err), -1);
     assert_string_equal(err.text, want);
   }
-  assert_int_equal(uat_playbook_set_var(pb, "k=\xff", &err), -1);
+  assert_int_equal(uat_playbook_set_var(pb, "project=\xff", &err), -1);
   assert_contains(err.text, "not valid UTF-8");
+  /* a name the playbook does not declare: a typo, refused rather than added */
+  assert_int_equal(uat_playbook_set_var(pb, "projet=7", &err), -1);
+  assert_string_equal(err.text,
+                      "--var projet: the playbook has no var 'projet' (its vars: project, "
+                      "url, empty); fix the name, or declare it under vars: with a default");
   assert_int_equal(json_object_size(pb->vars), 3);
   uat_playbook_free(pb);
   scratch_close(&s);
