@@ -11,8 +11,10 @@
 # UATRUN         the uatrun binary (default: uatrun on PATH); `aws` must be on PATH too.
 #
 # Only "the object does not exist" (the first release) starts from an empty ledger. Any other
-# download error fails the job, and push refuses to run without a pull, so a fresh, empty
-# ledger can never overwrite the shared one and wipe its sign-offs. Keep one writer at a time
+# download error fails the job, and push refuses to run without a pull in the same job (it
+# uses up what pull recorded), so a fresh, empty or stale ledger can never overwrite the
+# shared one and wipe its sign-offs. Push also refuses when the shared ledger changed since
+# the pull (another job wrote it meanwhile): re-run the job. Keep one writer at a time
 # (GitHub `concurrency:`, GitLab `resource_group:`).
 set -euo pipefail
 
@@ -23,12 +25,14 @@ uatrun=${UATRUN:-uatrun}
 : "${UATRUN_LEDGER:?set UATRUN_LEDGER to the local ledger file}"
 pulled=$UATRUN_LEDGER.pulled-head # the head pulled; empty for a first release
 
-pull() {
-  rm -f "$pulled" "$UATRUN_LEDGER" "$UATRUN_LEDGER-wal" "$UATRUN_LEDGER-shm"
-  mkdir -p "$(dirname "$UATRUN_LEDGER")"
+# Downloads the shared ledger to FILE and prints its verified head: empty when there is no
+# ledger yet (or it holds no row). Exits 1 when the download fails, 4 when the chain is broken.
+fetch() { # FILE
   local out head=
-  if out=$(aws s3 cp "$LEDGER_URL" "$UATRUN_LEDGER" 2>&1); then
-    out=$("$uatrun" verify-ledger "$playbook") # exits 4 when the chain is broken
+  rm -f "$1" "$1-wal" "$1-shm"
+  if out=$(aws s3 cp "$LEDGER_URL" "$1" 2>&1); then
+    # `|| exit`: this runs in $(...), where set -e does not hold; keeps verify-ledger's 4.
+    out=$(UATRUN_LEDGER=$1 "$uatrun" verify-ledger "$playbook") || exit
     head=$(sed -n 's/.*, head \([0-9a-f]\{64\}\)$/\1/p' <<<"$out")
     if [[ -z $head ]]; then
       echo "cannot read the ledger head from: $out" >&2
@@ -36,12 +40,20 @@ pull() {
     fi
     [[ $head =~ [1-9a-f] ]] || head= # an empty ledger has nothing to protect
   elif [[ $out == *"(404)"* ]]; then
-    echo "no ledger at $LEDGER_URL yet: this job starts it"
-    rm -f "$UATRUN_LEDGER"
+    rm -f "$1"
   else
     echo "cannot download the ledger from $LEDGER_URL: $out" >&2
     exit 1
   fi
+  printf '%s\n' "$head"
+}
+
+pull() {
+  rm -f "$pulled"
+  mkdir -p "$(dirname "$UATRUN_LEDGER")"
+  local head
+  head=$(fetch "$UATRUN_LEDGER")
+  [[ -n $head || -f $UATRUN_LEDGER ]] || echo "no ledger at $LEDGER_URL yet: this job starts it"
   printf '%s\n' "$head" >"$pulled"
   echo "ledger head pulled: ${head:-none (first release)}"
 }
@@ -59,10 +71,28 @@ push() {
     echo "the ledger is still open (non-empty $UATRUN_LEDGER-wal): not uploading it" >&2
     exit 1
   fi
-  local head
+  local head now tmp rc
   head=$(<"$pulled")
+  # Used up now: a later push (a job that skipped its pull on this machine) cannot upload
+  # this stale ledger over newer rows.
+  rm -f "$pulled"
   # Exit 4, and no upload, when rows were cut off or the ledger was replaced meanwhile.
   "$uatrun" verify-ledger "$playbook" ${head:+--head "$head"}
+  # The shared ledger must still be the one pulled: uploading over rows another job added
+  # since would lose them.
+  tmp=$(mktemp "$UATRUN_LEDGER.remote.XXXXXX")
+  now=$(fetch "$tmp") || {
+    rc=$?
+    rm -f "$tmp"
+    exit "$rc"
+  }
+  rm -f "$tmp" "$tmp-wal" "$tmp-shm"
+  if [[ $now != "$head" ]]; then
+    echo "the shared ledger at $LEDGER_URL changed since this job pulled it (head ${now:-none}," \
+      "pulled ${head:-none}): another job wrote it meanwhile, so uploading would lose its rows;" \
+      "not uploading. Keep one writer at a time (concurrency group) and re-run this job." >&2
+    exit 1
+  fi
   aws s3 cp "$UATRUN_LEDGER" "$LEDGER_URL"
 }
 
