@@ -7,7 +7,10 @@ packages=(
   build-essential cmake pkg-config
   libcurl4-openssl-dev libxml2-dev liblua5.4-dev libyaml-dev libsqlite3-dev
   libjansson-dev libssl-dev libmicrohttpd-dev libcmocka-dev
-  curl sqlite3 bsdutils jq time
+  # the tests and scripts: curl (demo smoke), sqlite3 and python3 (ledger tamper steps),
+  # bsdutils (script(1): the sign-off prompt on a pseudo-terminal), jq (JSON reports),
+  # time (scripts/bench.sh), shellcheck (lint.shellcheck)
+  curl sqlite3 bsdutils jq time python3 shellcheck
 )
 
 missing=()

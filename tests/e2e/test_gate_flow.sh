@@ -7,6 +7,12 @@
 set -uo pipefail
 
 uatrun=$(realpath "$1")
+# The tamper steps edit the ledger with these; a missing one fails the test instead of
+# skipping the steps (scripts/deps.sh installs them).
+for tool in sqlite3 python3; do
+  command -v "$tool" >/dev/null || { echo "test_gate_flow.sh: $tool is needed (scripts/deps.sh installs it)" >&2; exit 2; }
+done
+python3 -c 'import sqlite3' || { echo "test_gate_flow.sh: python3 lacks its sqlite3 module" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1

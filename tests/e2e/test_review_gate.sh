@@ -7,6 +7,9 @@
 set -uo pipefail
 
 uatrun=$(realpath "$1")
+# The tamper steps edit the ledger with it; if missing, fail the test instead of
+# skipping the steps (scripts/deps.sh installs it).
+command -v sqlite3 >/dev/null || { echo "test_review_gate.sh: sqlite3 is needed (scripts/deps.sh installs it)" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
