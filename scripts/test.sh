@@ -14,7 +14,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 run_suite() { # build-dir extra-cmake-args...
   local dir=$1
   shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=ON "$@" >/dev/null
+  # UAT_WERROR=1 (set by .ci/run): warnings are errors.
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=ON \
+    -DUAT_WERROR="$([[ ${UAT_WERROR:-} == 1 ]] && echo ON || echo OFF)" "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
   (cd "$dir" && ctest --output-on-failure --no-tests=error -j "$jobs")
 }
