@@ -38,12 +38,18 @@ static struct widths measure(const struct uat_history *h) {
   return w;
 }
 
+/* "passed (all 14 checks)", "failed (8 of 14 checks did not pass: a, b)", in the gate's
+ * words: "failed 6/14" read as six failures when it meant six passes. */
 static void print_run(FILE *out, const struct uat_run_record *r) {
   size_t total = r->npassed + r->nfailed + r->nerrored;
-  fprintf(out, "%s %zu/%zu", r->passed ? "passed" : "failed", r->npassed, total);
-  for (size_t i = 0; i < r->nfailed_ids; i++)
-    fprintf(out, "%s%s", i ? ", " : " (did not pass: ", r->failed_ids[i]);
-  if (r->nfailed_ids)
+  const char *checks = total == 1 ? "check" : "checks";
+  if (r->passed)
+    fprintf(out, total == 1 ? "passed (%zu %s)" : "passed (all %zu %s)", total, checks);
+  else
+    fprintf(out, "failed (%zu of %zu %s did not pass", total - r->npassed, total, checks);
+  for (size_t i = 0; !r->passed && i < r->nfailed_ids; i++)
+    fprintf(out, "%s%s", i ? ", " : ": ", r->failed_ids[i]);
+  if (!r->passed)
     fputc(')', out);
 }
 

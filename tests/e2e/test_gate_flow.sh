@@ -152,7 +152,7 @@ has "GATE CLOSED — rejected by nesserine (support): the invitations screen mov
 run "history, newest first" 0 history pb.yml
 first=$(printf '%s\n' "$out" | head -1)
 [[ $first == *"reject"*"support-briefed"*"by nesserine"* ]] || fail "newest first: '$first'"
-has "passed 2/2" "failed 1/2 (did not pass: smoke)"
+has "passed (all 2 checks)" "failed (1 of 2 checks did not pass: smoke)"
 run "history --limit" 0 history pb.yml --limit 2
 [[ $(printf '%s\n' "$out" | wc -l) -eq 2 ]] || fail "--limit 2 printed more"
 run "history of another release" 0 history pb.yml --release v9
