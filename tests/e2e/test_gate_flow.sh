@@ -79,7 +79,9 @@ has "the latest run of release v4.6.3 commit 1a2b3c4d5e6f failed (checks: smoke)
   "uatrun run pb.yml --release v4.6.3 --commit 1a2b3c4d5e6f70"
 
 run "gate --no-run after a failed run" 1 gate pb.yml "${R[@]}" --no-run
-has "GATE CLOSED — checks failed" "1 of 2 checks did not pass" "smoke"
+has "GATE CLOSED — checks failed" "1 of 2 checks did not pass" "smoke" \
+  "To sign, once the checks pass (signing is refused while they fail):"
+lacks "To sign:"
 
 run "passing run" 0 run pb.yml "${R[@]}"
 has "ledger head: "
