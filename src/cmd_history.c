@@ -107,6 +107,10 @@ int uat_cmd_history(const struct uat_cli_options *opts) {
     uat_context_close(&ctx);
     return UAT_EXIT_LEDGER;
   }
+  /* The rows are shown either way (whoever investigates needs them), but a broken chain
+   * is said, as gate and status say it: an edited row must not read as the record. */
+  struct uat_error broken;
+  bool intact = uat_ledger_verify(ledger, NULL, NULL, NULL, &broken) == 0;
   uat_ledger_close(ledger);
   int rc = UAT_EXIT_OK;
   if (h.count == 0)
@@ -118,6 +122,12 @@ int uat_cmd_history(const struct uat_cli_options *opts) {
       uat_cli_error(opts, "cannot print the history: out of memory");
       rc = UAT_EXIT_USAGE;
     }
+  if (!intact) {
+    uat_cli_error(opts, "%s", broken.text);
+    uat_cli_error(opts, "the history above cannot be trusted: the ledger's hash chain is broken");
+    if (rc == UAT_EXIT_OK)
+      rc = UAT_EXIT_LEDGER;
+  }
   uat_history_free(&h);
   uat_context_close(&ctx);
   return rc;

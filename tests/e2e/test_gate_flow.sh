@@ -240,6 +240,8 @@ if command -v sqlite3 >/dev/null; then
   run "status too" 4 status pb.yml "${R[@]}"
   run "and signoff" 4 signoff pb.yml "${R[@]}" --role support --item support-briefed \
     --approve --by myriam
+  run "history shows the rows but says they cannot be trusted" 4 history pb.yml
+  has "restore the ledger from a backup" "the history above cannot be trusted" "  approve  "
   cp pristine.db state/ledger.db
   rm -f state/ledger.db-wal state/ledger.db-shm
 fi
