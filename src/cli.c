@@ -36,16 +36,24 @@ struct command {
   unsigned bit;
   int (*fn)(const struct uat_cli_options *opts);
   const char *summary;
+  const char *synopsis; /* after "uatrun " */
 };
 
 static const struct command commands[] = {
-    {"run", CMD_RUN, uat_cmd_run, "run the checks (the default command)"},
-    {"signoff", CMD_SIGNOFF, uat_cmd_signoff, "record a sign-off decision for a role"},
-    {"gate", CMD_GATE, uat_cmd_gate, "run the checks and open only when sign-offs are complete"},
-    {"status", CMD_STATUS, uat_cmd_status, "checks and sign-offs of the current release"},
-    {"history", CMD_HISTORY, uat_cmd_history, "past runs and decisions, newest first"},
-    {"lint", CMD_LINT, uat_cmd_lint, "validate the playbook and check scripts, run nothing"},
-    {"verify-ledger", CMD_VERIFY, uat_cmd_verify_ledger, "re-check the ledger's hash chain"},
+    {"run", CMD_RUN, uat_cmd_run, "run the checks (the default command)",
+     "run PLAYBOOK [options]      (or: uatrun PLAYBOOK [options])"},
+    {"signoff", CMD_SIGNOFF, uat_cmd_signoff, "record a sign-off decision for a role",
+     "signoff PLAYBOOK --role ROLE [--item ID --approve|--reject] [--note TEXT] [--by NAME]"},
+    {"gate", CMD_GATE, uat_cmd_gate, "run the checks and open only when sign-offs are complete",
+     "gate PLAYBOOK [options] [--no-run]"},
+    {"status", CMD_STATUS, uat_cmd_status, "checks and sign-offs of the current release",
+     "status PLAYBOOK [options]"},
+    {"history", CMD_HISTORY, uat_cmd_history, "past runs and decisions, newest first",
+     "history PLAYBOOK [--release VERSION] [--limit N]"},
+    {"lint", CMD_LINT, uat_cmd_lint, "validate the playbook and check scripts, run nothing",
+     "lint PLAYBOOK [options]"},
+    {"verify-ledger", CMD_VERIFY, uat_cmd_verify_ledger, "re-check the ledger's hash chain",
+     "verify-ledger PLAYBOOK [--head HASH]"},
 };
 
 enum opt_kind { OPT_FLAG, OPT_VALUE };
@@ -56,29 +64,39 @@ struct option_def {
   enum opt_kind kind;
   unsigned commands; /* which commands accept it */
   const char *arg;   /* placeholder shown in usage */
+  const char *help;  /* what it does, for --help */
 };
 
 static const struct option_def options[] = {
-    {"release", 0, OPT_VALUE, CMD_ALL & ~CMD_VERIFY & ~CMD_LINT, "VERSION"},
-    {"commit", 0, OPT_VALUE, CMD_ALL & ~CMD_VERIFY & ~CMD_LINT & ~CMD_HISTORY, "SHA"},
-    {"only", 0, OPT_VALUE, CMD_RUNS | CMD_LINT, "ID|TAG"},
-    {"jobs", 'j', OPT_VALUE, CMD_RUNS, "N"},
-    {"var", 0, OPT_VALUE, CMD_RUNS | CMD_LINT | CMD_STATUS, "KEY=VALUE"},
-    {"base-url", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "URL"},
-    {"report-junit", 0, OPT_VALUE, CMD_RUNS, "FILE"},
-    {"report-json", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "FILE"},
-    {"quiet", 'q', OPT_FLAG, CMD_ALL, NULL},
-    {"verbose", 'v', OPT_FLAG, CMD_ALL, NULL},
-    {"no-color", 0, OPT_FLAG, CMD_ALL, NULL},
-    {"no-run", 0, OPT_FLAG, CMD_GATE, NULL},
-    {"role", 0, OPT_VALUE, CMD_SIGNOFF, "ROLE"},
-    {"item", 0, OPT_VALUE, CMD_SIGNOFF, "ID"},
-    {"approve", 0, OPT_FLAG, CMD_SIGNOFF, NULL},
-    {"reject", 0, OPT_FLAG, CMD_SIGNOFF, NULL},
-    {"note", 0, OPT_VALUE, CMD_SIGNOFF, "TEXT"},
-    {"by", 0, OPT_VALUE, CMD_SIGNOFF, "NAME"},
-    {"head", 0, OPT_VALUE, CMD_VERIFY, "HASH"},
-    {"limit", 'n', OPT_VALUE, CMD_HISTORY, "N"},
+    {"release", 0, OPT_VALUE, CMD_ALL & ~CMD_VERIFY & ~CMD_LINT, "VERSION",
+     "release under test (default: $UATRUN_RELEASE, $CI_COMMIT_TAG, …)"},
+    {"commit", 0, OPT_VALUE, CMD_ALL & ~CMD_VERIFY & ~CMD_LINT & ~CMD_HISTORY, "SHA",
+     "commit under test (default: $UATRUN_COMMIT, $GITHUB_SHA, $CI_COMMIT_SHA, …)"},
+    {"only", 0, OPT_VALUE, CMD_RUNS | CMD_LINT, "ID|TAG",
+     "only the checks with this id or tag (repeatable)"},
+    {"jobs", 'j', OPT_VALUE, CMD_RUNS, "N", "run N checks at a time (1 to 64, default 1)"},
+    {"var", 0, OPT_VALUE, CMD_RUNS | CMD_LINT | CMD_STATUS, "KEY=VALUE",
+     "override a var declared under vars: (repeatable)"},
+    {"base-url", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "URL", "override target.base_url"},
+    {"report-junit", 0, OPT_VALUE, CMD_RUNS, "FILE", "write a JUnit XML report"},
+    {"report-json", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "FILE", "write a JSON report"},
+    {"quiet", 'q', OPT_FLAG, CMD_ALL, NULL, "print only failures and the summary"},
+    {"verbose", 'v', OPT_FLAG, CMD_ALL, NULL,
+     "also print logs, request dumps (secrets hidden) and tracebacks"},
+    {"no-color", 0, OPT_FLAG, CMD_ALL, NULL, "no colours (also when NO_COLOR is set)"},
+    {"no-run", 0, OPT_FLAG, CMD_GATE, NULL,
+     "judge the latest recorded run instead of running the checks"},
+    {"role", 0, OPT_VALUE, CMD_SIGNOFF, "ROLE", "the role you sign for (required)"},
+    {"item", 0, OPT_VALUE, CMD_SIGNOFF, "ID",
+     "the item to decide (without it, on a terminal: asks item by item)"},
+    {"approve", 0, OPT_FLAG, CMD_SIGNOFF, NULL, "approve the item given with --item"},
+    {"reject", 0, OPT_FLAG, CMD_SIGNOFF, NULL, "reject it (needs --note with the reason)"},
+    {"note", 0, OPT_VALUE, CMD_SIGNOFF, "TEXT", "a note recorded with the decision"},
+    {"by", 0, OPT_VALUE, CMD_SIGNOFF, "NAME",
+     "who signs (default: $UATRUN_USER, then your login name)"},
+    {"head", 0, OPT_VALUE, CMD_VERIFY, "HASH",
+     "also check against a chain head recorded elsewhere (a CI log)"},
+    {"limit", 'n', OPT_VALUE, CMD_HISTORY, "N", "show at most N entries"},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -93,41 +111,59 @@ void uat_cli_error(const struct uat_cli_options *opts, const char *fmt, ...) {
   va_end(ap);
 }
 
+static const char EXIT_CODES[] =
+    "\nexit codes: 0 passed / gate open, 1 a check failed or a sign-off was rejected,\n"
+    "  2 usage or input error (nothing run or recorded), 3 gate waiting for sign-offs,\n"
+    "  4 ledger error\n";
+
+/* "  -j, --jobs N         what it does", one line per option; with only, the options of
+ * that command, else all of them, each naming the commands it applies to. */
+static void print_options(FILE *out, const struct command *only) {
+  for (size_t i = 0; i < COUNT(options); i++) {
+    const struct option_def *d = &options[i];
+    if (only && !(d->commands & only->bit))
+      continue;
+    /* gate accepts --only just to explain why it refuses it (cmd_gate.c): not an option. */
+    if (only && only->bit == CMD_GATE && !strcmp(d->name, "only"))
+      continue;
+    char form[64];
+    snprintf(form, sizeof form, "%s%c%s--%s%s%s", d->shortname ? "-" : "",
+             d->shortname ? d->shortname : ' ', d->shortname ? ", " : "", d->name,
+             d->arg ? " " : "", d->arg ? d->arg : "");
+    const char *shown = d->shortname ? form : form + 1;
+    /* In the full list, an option of one command says which. */
+    const char *owner = NULL;
+    for (size_t c = 0; !only && c < COUNT(commands); c++)
+      if (d->commands == commands[c].bit)
+        owner = commands[c].name;
+    const char *help = d->help;
+    /* history filters by an explicit --release only (cmd_history.c): no default applies. */
+    if (only && only->bit == CMD_HISTORY && !strcmp(d->name, "release"))
+      help = "show only this release (default: every release)";
+    fprintf(out, "  %-20s %s%s%s\n", shown, owner ? owner : "", owner ? ": " : "", help);
+  }
+}
+
 static void print_usage(FILE *out) {
-  fputs("usage: uatrun PLAYBOOK [options]            run the checks (same as `uatrun run`)\n"
-        "       uatrun run PLAYBOOK [options]\n"
-        "       uatrun signoff PLAYBOOK --role ROLE [--item ID --approve|--reject] [--note TEXT] "
-        "[--by NAME]\n"
-        "       uatrun gate PLAYBOOK [options] [--no-run]\n"
-        "       uatrun status PLAYBOOK\n"
-        "       uatrun history PLAYBOOK [--release VERSION] [--limit N]\n"
-        "       uatrun lint PLAYBOOK\n"
-        "       uatrun verify-ledger PLAYBOOK [--head HASH]\n"
+  fputs("usage: uatrun PLAYBOOK [options]            run the checks (same as `uatrun run`)\n", out);
+  fputs("       uatrun run PLAYBOOK [options]\n", out);
+  for (size_t i = 0; i < COUNT(commands); i++)
+    if (commands[i].bit != CMD_RUN)
+      fprintf(out, "       uatrun %s\n", commands[i].synopsis);
+  fputs("       uatrun COMMAND --help              the options of one command\n"
         "       uatrun --help | --version\n\ncommands:\n",
         out);
   for (size_t i = 0; i < COUNT(commands); i++)
     fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
-  fputs("\noptions:\n"
-        "  --release VERSION    release under test (default: $UATRUN_RELEASE, $CI_COMMIT_TAG, …)\n"
-        "  --commit SHA         commit under test (default: $UATRUN_COMMIT, $GITHUB_SHA, "
-        "$CI_COMMIT_SHA, …)\n"
-        "  --only ID|TAG        run only these checks (repeatable)\n"
-        "  -j, --jobs N         run N checks at a time (default 1)\n"
-        "  --var KEY=VALUE      override a playbook var (repeatable)\n"
-        "  --base-url URL       override target.base_url\n"
-        "  --report-junit FILE  write a JUnit XML report\n"
-        "  --report-json FILE   write a JSON report\n"
-        "  -q, --quiet          print only failures and the summary\n"
-        "  -v, --verbose        print logs, request dumps (secrets hidden) and tracebacks\n"
-        "  --no-color           no colours (also when NO_COLOR is set)\n"
-        "  --no-run             gate: use the latest recorded run instead of running\n"
-        "  --role ROLE --item ID --approve|--reject --note TEXT --by NAME   signoff\n"
-        "  --head HASH          verify-ledger: also check a chain head recorded elsewhere\n"
-        "  -n, --limit N        history: show at most N entries\n"
-        "\nexit codes: 0 passed / gate open, 1 a check failed or a sign-off was rejected,\n"
-        "  2 usage or input error (nothing run or recorded), 3 gate waiting for sign-offs,\n"
-        "  4 ledger error\n",
-        out);
+  fputs("\noptions (`uatrun COMMAND --help` lists those of one command):\n", out);
+  print_options(out, NULL);
+  fputs(EXIT_CODES, out);
+}
+
+static void print_command_usage(FILE *out, const struct command *cmd) {
+  fprintf(out, "usage: uatrun %s\n\n%s\n\noptions:\n", cmd->synopsis, cmd->summary);
+  print_options(out, cmd);
+  fputs(EXIT_CODES, out);
 }
 
 static const struct command *find_command(const char *name) {
@@ -262,7 +298,16 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
     return -1;
   }
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-    print_usage(o->out);
+    /* "uatrun help gate" is "uatrun gate --help". */
+    const struct command *topic = argc > 2 ? find_command(argv[2]) : NULL;
+    if (argc > 2 && !topic) {
+      uat_cli_error(o, "no command '%s' (see uatrun --help)", argv[2]);
+      return -1;
+    }
+    if (topic)
+      print_command_usage(o->out, topic);
+    else
+      print_usage(o->out);
     return 1;
   }
   if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
@@ -270,7 +315,8 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
     return 1;
   }
   *cmd = find_command(argv[1]);
-  if (*cmd)
+  bool named = *cmd != NULL; /* the command was given, not taken as the default */
+  if (named)
     i = 2;
   else
     *cmd = find_command("run");
@@ -279,7 +325,10 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
   for (; i < argc; i++) {
     const char *arg = argv[i];
     if (!positional_only && (!strcmp(arg, "--help") || !strcmp(arg, "-h"))) {
-      print_usage(o->out);
+      if (named)
+        print_command_usage(o->out, *cmd);
+      else
+        print_usage(o->out);
       return 1;
     }
     if (positional_only || arg[0] != '-' || !arg[1]) {
@@ -306,8 +355,8 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
       return -1;
     }
     if (!(def->commands & (*cmd)->bit)) {
-      uat_cli_error(o, "option --%s does not apply to `uatrun %s` (see uatrun --help)", def->name,
-                    (*cmd)->name);
+      uat_cli_error(o, "option --%s does not apply to `uatrun %s` (see uatrun %s --help)",
+                    def->name, (*cmd)->name, (*cmd)->name);
       return -1;
     }
     if (def->kind == OPT_VALUE && !value) {

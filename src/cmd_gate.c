@@ -356,7 +356,11 @@ static int print_sign_commands(const struct view *v) {
   const struct uat_gate_verdict *verdict = &v->snap->verdict;
   if (verdict->napproved == verdict->nitems)
     return 0;
-  fputs("\nTo sign:\n", v->out);
+  /* signoff refuses while the latest run failed: say so, not offer commands that fail. */
+  fputs(verdict->run_state == UAT_RUN_FAILED
+            ? "\nTo sign, once the checks pass (signing is refused while they fail):\n"
+            : "\nTo sign:\n",
+        v->out);
   for (size_t i = 0; i < verdict->nitems; i++) {
     const char *role = verdict->items[i].item->role;
     if (!role_needs_signing(verdict, role) || role_seen_before(verdict, i))

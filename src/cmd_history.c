@@ -38,12 +38,18 @@ static struct widths measure(const struct uat_history *h) {
   return w;
 }
 
+/* "passed (all 14 checks)", "failed (8 of 14 checks did not pass: a, b)", in the gate's
+ * words: "failed 6/14" read as six failures when it meant six passes. */
 static void print_run(FILE *out, const struct uat_run_record *r) {
   size_t total = r->npassed + r->nfailed + r->nerrored;
-  fprintf(out, "%s %zu/%zu", r->passed ? "passed" : "failed", r->npassed, total);
-  for (size_t i = 0; i < r->nfailed_ids; i++)
-    fprintf(out, "%s%s", i ? ", " : " (did not pass: ", r->failed_ids[i]);
-  if (r->nfailed_ids)
+  const char *checks = total == 1 ? "check" : "checks";
+  if (r->passed)
+    fprintf(out, total == 1 ? "passed (%zu %s)" : "passed (all %zu %s)", total, checks);
+  else
+    fprintf(out, "failed (%zu of %zu %s did not pass", total - r->npassed, total, checks);
+  for (size_t i = 0; !r->passed && i < r->nfailed_ids; i++)
+    fprintf(out, "%s%s", i ? ", " : ": ", r->failed_ids[i]);
+  if (!r->passed)
     fputc(')', out);
 }
 
@@ -101,6 +107,10 @@ int uat_cmd_history(const struct uat_cli_options *opts) {
     uat_context_close(&ctx);
     return UAT_EXIT_LEDGER;
   }
+  /* The rows are shown either way (whoever investigates needs them), but a broken chain
+   * is said, as gate and status say it: an edited row must not read as the record. */
+  struct uat_error broken;
+  bool intact = uat_ledger_verify(ledger, NULL, NULL, NULL, &broken) == 0;
   uat_ledger_close(ledger);
   int rc = UAT_EXIT_OK;
   if (h.count == 0)
@@ -112,6 +122,12 @@ int uat_cmd_history(const struct uat_cli_options *opts) {
       uat_cli_error(opts, "cannot print the history: out of memory");
       rc = UAT_EXIT_USAGE;
     }
+  if (!intact) {
+    uat_cli_error(opts, "%s", broken.text);
+    uat_cli_error(opts, "the history above cannot be trusted: the ledger's hash chain is broken");
+    if (rc == UAT_EXIT_OK)
+      rc = UAT_EXIT_LEDGER;
+  }
   uat_history_free(&h);
   uat_context_close(&ctx);
   return rc;

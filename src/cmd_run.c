@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #ifndef UATRUN_VERSION
@@ -61,12 +62,22 @@ static bool term_is_dumb(void) {
   return term && strcmp(term, "dumb") == 0;
 }
 
+/* The terminal's width, so the progress line fits in one row; 0 when unknown. */
+static int term_columns(const struct uat_cli_options *o) {
+  struct winsize ws;
+  if (o->out == stdout && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    return ws.ws_col;
+  return 0;
+}
+
 static void term_from_options(const struct uat_cli_options *o, struct uat_term *t) {
+  *t = (struct uat_term){0};
   t->out = o->out;
   t->color = o->color;
   t->progress = o->stdout_tty && !o->quiet && !term_is_dumb();
   t->quiet = o->quiet;
   t->verbose = o->verbose;
+  t->columns = t->progress ? term_columns(o) : 0;
 }
 
 static int write_reports(struct uat_context *ctx, const struct uat_run_result *run) {
@@ -128,6 +139,9 @@ static struct uat_run_result *run_checks(struct uat_context *ctx, const char *di
     return NULL;
   }
   long total = uat_runner_select(ctx->playbook, o->only, o->nonly, selected, err);
+  for (size_t i = 0; total > 0 && i < ctx->playbook->nchecks; i++)
+    if (selected[i] && strlen(ctx->playbook->checks[i].id) > term.id_width)
+      term.id_width = strlen(ctx->playbook->checks[i].id);
   free(selected);
   if (total < 0)
     return NULL;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -426,12 +427,55 @@ static int ask_note(const struct session *s, bool required, char **note) {
   }
 }
 
+/* Columns of the terminal the prompt is on; 80 when unknown. */
+static size_t prompt_columns(void) {
+  struct winsize ws;
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+    return ws.ws_col;
+  return 80;
+}
+
+/* Columns of UTF-8 text (one per character: the texts are prose, not wide CJK). */
+static size_t text_columns(const char *s, size_t len) {
+  size_t cols = 0;
+  for (size_t i = 0; i < len; i++)
+    cols += ((unsigned char)s[i] & 0xC0) != 0x80;
+  return cols;
+}
+
+/* Prints text indented, broken between words before the terminal's edge: a line the
+ * terminal wraps itself starts the next row in column 0, under nothing. */
+static void print_wrapped(FILE *out, const char *text, const char *indent) {
+  size_t room = prompt_columns() - 1 - strlen(indent);
+  const char *p = text;
+  while (*p) {
+    while (*p == ' ')
+      p++;
+    if (!*p)
+      break;
+    const char *line_end = p, *q = p;
+    size_t used = 0;
+    while (*q) {
+      const char *word_end = q + strcspn(q, " ");
+      size_t add = (q == p ? 0 : 1) + text_columns(q, (size_t)(word_end - q));
+      if (q != p && used + add > room)
+        break;
+      used += add;
+      line_end = word_end;
+      q = word_end + strspn(word_end, " ");
+    }
+    fprintf(out, "%s%.*s\n", indent, (int)(line_end - p), p);
+    p = line_end;
+  }
+}
+
 /* Asks approve / reject / skip for one item. -1 at end of input. */
 static int ask_item(const struct session *s, const struct uat_gate_item *gi, size_t n, size_t total,
                     struct choice *c) {
   FILE *out = s->o->out;
-  fprintf(out, "\n[%zu/%zu] %s\n      %s\n      so far: %s\n", n, total, gi->item->id,
-          gi->item->text ? gi->item->text : "", gi->reason);
+  fprintf(out, "\n[%zu/%zu] %s\n", n, total, gi->item->id);
+  print_wrapped(out, gi->item->text ? gi->item->text : "", "      ");
+  fprintf(out, "      so far: %s\n", gi->reason);
   const struct uat_gate_item *other = already_signed_elsewhere(s);
   for (;;) {
     char *line = ask(s, "      Approve, reject or skip? [a/r/s] ");
@@ -476,7 +520,8 @@ static void print_header(const struct session *s, size_t total) {
   fprintf(out, "  you:      %s, signing for %s\n\n", s->signer, s->o->role);
   fprintf(out,
           "%zu item%s to review. For each one, type a to approve, r to reject or s to skip.\n"
-          "Nothing is recorded until you confirm at the end; Ctrl-C stops without recording.\n",
+          "Nothing is recorded until you confirm at the end;\n"
+          "Ctrl-C stops without recording anything.\n",
           total, total == 1 ? "" : "s");
 }
 

@@ -376,7 +376,14 @@ static int l_expect_status(lua_State *L) {
   if (!is_int)
     return luaL_argerror(L, 1, "response has no integer 'status'");
   const char *expected = push_expected_status(L, 2);
-  const char *actual = lua_pushfstring(L, "%I", (LUAI_UACINT)status);
+  /* "403 from GET http://…/x": which request failed, when a script checks several. */
+  lua_getfield(L, 1, "url");
+  lua_getfield(L, 1, "method");
+  const char *url = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+  const char *method = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  const char *actual = url ? lua_pushfstring(L, "%I from %s%s%s", (LUAI_UACINT)status,
+                                             method ? method : "", method ? " " : "", url)
+                           : lua_pushfstring(L, "%I", (LUAI_UACINT)status);
   if (!msg)
     msg = lua_pushfstring(L, "status is %s", expected);
   return record(L, status_in(L, 2, status), "status", msg, actual, expected);

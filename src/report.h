@@ -12,10 +12,12 @@
 
 struct uat_term {
   FILE *out;
-  bool color;    /* ANSI colours */
-  bool progress; /* a transient "[3/12] running check-id" line (TTY only) */
-  bool quiet;    /* only failures and the summary */
-  bool verbose;  /* logs, request dumps and tracebacks of every check */
+  bool color;      /* ANSI colours */
+  bool progress;   /* a transient "[3/12] running check-id" line (TTY only) */
+  bool quiet;      /* only failures and the summary */
+  bool verbose;    /* logs, request dumps and tracebacks of every check */
+  size_t id_width; /* check ids are padded to this width (capped), so titles line up; 0: none */
+  int columns;     /* terminal width the progress line must fit in; 0: unknown (80) */
 };
 
 /* Before any check runs: the playbook name, target, release and commit. */

@@ -26,8 +26,13 @@ static const char *const SGR[] = {
 /* Clears the transient progress line so the next permanent line starts clean. */
 static const char CLEAR_LINE[] = "\r\033[K";
 
-/* Progress lines longer than a terminal row would wrap, and \033[K clears one row only. */
-enum { PROGRESS_ID_MAX = 60 };
+/* Progress lines longer than a terminal row would wrap, and \033[K clears one row only:
+ * the line is cut to the terminal's width (this many columns when it is unknown). */
+enum { PROGRESS_COLUMNS = 80, PROGRESS_ID_MAX = 200 };
+
+/* Ids are padded to the longest one so titles start in one column, as lint lists them;
+ * a longer id just pushes its own title right. */
+enum { ID_COLUMN_MAX = 32 };
 
 /* Output is composed in memory and written with one fputs, so lines of checks that
  * finish on other threads cannot interleave with it. */
@@ -154,11 +159,24 @@ void uat_term_begin(const struct uat_term *t, const struct uat_run_result *run, 
 void uat_term_check_started(const struct uat_term *t, const char *id, size_t done, size_t total) {
   if (!t->progress)
     return;
+  char counter[64];
+  snprintf(counter, sizeof counter, "[%zu/%zu] running ", done + 1, total);
+  /* Ids are [a-z0-9._-]: one column per byte. One column is left free (a character in the
+   * last one makes some terminals wrap) and one is for the "…". */
+  size_t columns = t->columns > 0 ? (size_t)t->columns : PROGRESS_COLUMNS;
+  if (columns < 3)
+    return;
+  size_t fixed = strlen(counter) + 2;
+  size_t room = columns > fixed ? columns - fixed : 0;
+  if (room > PROGRESS_ID_MAX)
+    room = PROGRESS_ID_MAX;
+  if (columns < fixed) /* a very narrow terminal: the counter alone, cut */
+    counter[columns - 2] = '\0';
   char shown[PROGRESS_ID_MAX + 1];
   size_t len = strlen(id);
   /* Cut on a UTF-8 character boundary so the line stays valid text. */
-  if (len > PROGRESS_ID_MAX) {
-    len = PROGRESS_ID_MAX;
+  if (len > room) {
+    len = room;
     while (len > 0 && ((unsigned char)id[len] & 0xC0) == 0x80)
       len--;
   }
@@ -168,8 +186,6 @@ void uat_term_check_started(const struct uat_term *t, const char *id, size_t don
   block_init(&b, t);
   add(&b, CLEAR_LINE);
   add_style(&b, DIM);
-  char counter[64];
-  snprintf(counter, sizeof counter, "[%zu/%zu] running ", done + 1, total);
   add(&b, counter);
   add_text(&b, shown, "");
   add(&b, "…");
@@ -204,8 +220,12 @@ static void add_check_line(struct block *b, const struct uat_check_result *r) {
   add(b, " ");
   add_styled(b, look.style, look.word, "");
   add(b, " ");
-  add_styled(b, BOLD, r->id ? r->id : "?", "");
+  const char *id = r->id ? r->id : "?";
+  add_styled(b, BOLD, id, "");
+  size_t width = b->t->id_width < ID_COLUMN_MAX ? b->t->id_width : ID_COLUMN_MAX;
   if (r->title && *r->title && (!r->id || strcmp(r->title, r->id) != 0)) {
+    for (size_t n = strlen(id); n < width; n++)
+      add(b, " ");
     add(b, "  ");
     add_text(b, r->title, "");
   }

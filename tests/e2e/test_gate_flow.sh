@@ -85,7 +85,9 @@ has "the latest run of release v4.6.3 commit 1a2b3c4d5e6f failed (checks: smoke)
   "uatrun run pb.yml --release v4.6.3 --commit 1a2b3c4d5e6f70"
 
 run "gate --no-run after a failed run" 1 gate pb.yml "${R[@]}" --no-run
-has "GATE CLOSED — checks failed" "1 of 2 checks did not pass" "smoke"
+has "GATE CLOSED — checks failed" "1 of 2 checks did not pass" "smoke" \
+  "To sign, once the checks pass (signing is refused while they fail):"
+lacks "To sign:"
 
 run "passing run" 0 run pb.yml "${R[@]}"
 has "ledger head: "
@@ -158,7 +160,7 @@ has "GATE CLOSED — rejected by nesserine (support): the invitations screen mov
 run "history, newest first" 0 history pb.yml
 first=$(printf '%s\n' "$out" | head -1)
 [[ $first == *"reject"*"support-briefed"*"by nesserine"* ]] || fail "newest first: '$first'"
-has "passed 2/2" "failed 1/2 (did not pass: smoke)"
+has "passed (all 2 checks)" "failed (1 of 2 checks did not pass: smoke)"
 run "history --limit" 0 history pb.yml --limit 2
 [[ $(printf '%s\n' "$out" | wc -l) -eq 2 ]] || fail "--limit 2 printed more"
 run "history of another release" 0 history pb.yml --release v9
@@ -244,6 +246,8 @@ if command -v sqlite3 >/dev/null; then
   run "status too" 4 status pb.yml "${R[@]}"
   run "and signoff" 4 signoff pb.yml "${R[@]}" --role support --item support-briefed \
     --approve --by myriam
+  run "history shows the rows but says they cannot be trusted" 4 history pb.yml
+  has "restore the ledger from a backup" "the history above cannot be trusted" "  approve  "
   cp pristine.db state/ledger.db
   rm -f state/ledger.db-wal state/ledger.db-shm
 fi

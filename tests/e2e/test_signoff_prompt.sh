@@ -28,7 +28,7 @@ signoffs:
     text: Support knows what moved in this release
   - id: support-docs
     role: support
-    text: The help pages show the new menu
+    text: The help pages show the new menu, with a screenshot of each step, and the help desk has checked every link in them
   - id: product-ok
     role: product
     text: Product accepts the release
@@ -124,6 +124,8 @@ expect_screen 'checks:   the one check passed'
 answer "$ASK" 'a\n'
 answer "$NOTE" 'looks fine\n'
 answer "[2/2] support-docs" ''
+# A long item text is broken between words and stays indented (80 columns here).
+expect_screen $'      The help pages show the new menu, with a screenshot of each step, and the\r\n      help desk has checked every link in them\r\n      so far:'
 answer "$ASK" '\004'
 finish
 expect_status 2

@@ -43,6 +43,11 @@ static const struct expect_case cases[] = {
      "one of 200, 404"},
     {"expect.status(r, {200, 201})", false, "status", "status is one of 200, 201", "404",
      "one of 200, 201"},
+    /* A response names its request, so a failed status says which of the script's it was. */
+    {"expect.status({status = 403, method = 'GET', url = 'http://h/api/p/42/'}, 200)", false,
+     "status", "status is 200", "403 from GET http://h/api/p/42/", "200"},
+    {"expect.status({status = 500, url = 'http://h/x'}, 200)", false, "status", "status is 200",
+     "500 from http://h/x", "200"},
     {"expect.eq(1, 1)", true, "eq", "value equals 1", "1", "1"},
     {"expect.eq('a', 'b', 'names match')", false, "eq", "names match", "\"a\"", "\"b\""},
     {"expect.eq(1, 1.0)", true, "eq", "value equals 1.0", "1", "1.0"},

@@ -286,6 +286,80 @@ static void term_progress_only_on_tty(void **state) {
   uat_run_result_free(run);
 }
 
+/* Ids padded to the longest selected one, so titles start in one column; a line still
+ * begins "✓ pass  ID" for grep, and an id past the cap only pushes its own title. */
+static void term_titles_line_up(void **state) {
+  struct uat_run_result *run = new_run("p");
+  add_check(run, "heartbeat", "Staging is up", UAT_OUTCOME_PASS, 0.001);
+  add_check(run, "private-project-pages", "Private pages", UAT_OUTCOME_FAIL, 0.002);
+  add_check(run, "untitled", NULL, UAT_OUTCOME_PASS, 0.001);
+  add_check(run, "an-id-that-is-much-longer-than-the-cap-of-the-column", "Long", UAT_OUTCOME_PASS,
+            0.001);
+  struct capture c;
+  capture_open(&c, false);
+  c.t.id_width = strlen("private-project-pages");
+  for (size_t i = 0; i < run->nchecks; i++)
+    uat_term_check_done(&c.t, &run->checks[i]);
+  const char *out = capture_text(&c);
+  assert_contains(out, "✓ pass  heartbeat              Staging is up  1ms\n");
+  assert_contains(out, "✗ FAIL  private-project-pages  Private pages  2ms\n");
+  assert_contains(out, "✓ pass  untitled  1ms\n");
+  capture_close(&c);
+
+  capture_open(&c, false);
+  c.t.id_width = 60;
+  uat_term_check_done(&c.t, &run->checks[0]);
+  uat_term_check_done(&c.t, &run->checks[3]);
+  out = capture_text(&c);
+  assert_contains(out, "✓ pass  heartbeat                         Staging is up  1ms\n");
+  assert_contains(out, "✓ pass  an-id-that-is-much-longer-than-the-cap-of-the-column  Long  1ms\n");
+  capture_close(&c);
+  uat_run_result_free(run);
+}
+
+/* Display columns of the progress line after its clearing sequence (ASCII apart from
+ * the final "…"). */
+static size_t progress_columns(const char *s) {
+  const char *text = strstr(s, "\033[K");
+  assert_non_null(text);
+  text += 3;
+  size_t cols = 0;
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+    cols += (*p & 0xC0) != 0x80;
+  return cols;
+}
+
+/* The progress line wraps on a terminal narrower than it, and \033[K clears only the last
+ * row: the first stayed on screen above the next check's line. */
+static void term_progress_fits_the_terminal(void **state) {
+  const char *id = "first-check-with-a-long-identifier-that-is-longer-than-sixty-columns-wide";
+  static const int widths[] = {60, 40, 20, 10, 3, 1, 0};
+  for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+    struct capture c;
+    capture_open(&c, false);
+    c.t.progress = true;
+    c.t.columns = widths[i];
+    uat_term_check_started(&c.t, id, 2, 12);
+    if (widths[i] > 0 && widths[i] < 3) { /* no room for anything: no progress line */
+      assert_int_equal(strlen(capture_text(&c)), 0);
+      capture_close(&c);
+      continue;
+    }
+    size_t cols = progress_columns(capture_text(&c));
+    size_t limit = widths[i] ? (size_t)widths[i] - 1 : 79;
+    if (cols > limit)
+      fail_msg("%d columns: the progress line takes %zu: %s", widths[i], cols, capture_text(&c));
+    capture_close(&c);
+  }
+  struct capture c;
+  capture_open(&c, false);
+  c.t.progress = true;
+  c.t.columns = 40;
+  uat_term_check_started(&c.t, id, 2, 12);
+  assert_string_equal(capture_text(&c), "\r\033[K[3/12] running first-check-with-a-long…");
+  capture_close(&c);
+}
+
 static void term_multiline_values_keep_their_column(void **state) {
   struct uat_run_result *run = new_run("p");
   struct uat_check_result *r = add_check(run, "body", "Body", UAT_OUTCOME_FAIL, 0.2);
@@ -918,6 +992,8 @@ int main(void) {
       cmocka_unit_test(term_quiet_hides_passes),
       cmocka_unit_test(term_colour_only_when_asked),
       cmocka_unit_test(term_progress_only_on_tty),
+      cmocka_unit_test(term_titles_line_up),
+      cmocka_unit_test(term_progress_fits_the_terminal),
       cmocka_unit_test(term_multiline_values_keep_their_column),
       cmocka_unit_test(term_summary_lines),
       cmocka_unit_test(junit_counts_names_and_problems),
