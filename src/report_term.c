@@ -385,8 +385,12 @@ void uat_term_summary(const struct uat_term *t, const struct uat_run_result *run
   if (run->nchecks == 0)
     snprintf(line, sizeof line, "no checks ran (%s)", took);
   else if (n.errored)
-    snprintf(line, sizeof line, "%zu check%s in %s — %zu fail, %zu error%s", run->nchecks,
-             run->nchecks == 1 ? "" : "s", took, n.failed, n.errored, n.errored == 1 ? "" : "s");
+    /* "failed" above counts both; say how many stopped on an error rather than on what they
+     * expected, since those point at the script, the network or a timeout. */
+    snprintf(line, sizeof line,
+             "%zu check%s in %s — %zu of the %zu failed on an error (script, "
+             "network or timeout)",
+             run->nchecks, run->nchecks == 1 ? "" : "s", took, n.errored, n.failed + n.errored);
   else
     snprintf(line, sizeof line, "%zu check%s in %s", run->nchecks, run->nchecks == 1 ? "" : "s",
              took);

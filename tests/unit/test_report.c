@@ -385,7 +385,8 @@ static void term_summary_lines(void **state) {
       {"mixed",
        {UAT_OUTCOME_PASS, UAT_OUTCOME_FAIL, UAT_OUTCOME_ERROR, UAT_OUTCOME_PASS, UAT_OUTCOME_PASS},
        5,
-       "\n3 passed, 2 failed\n5 checks in 2.1s — 1 fail, 1 error\nfailed: c1, c2\n"
+       "\n3 passed, 2 failed\n5 checks in 2.1s — 1 of the 2 failed on an error (script, network or "
+       "timeout)\nfailed: c1, c2\n"
        "RESULT: FAIL\n"},
       {"all pass",
        {UAT_OUTCOME_PASS, UAT_OUTCOME_PASS},
