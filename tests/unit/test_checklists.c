@@ -228,6 +228,56 @@ static const struct lua_case cases[] = {
      NULL,
      {{true, "an authorised user can open project 42 (200 with a JSON body)"},
       {false, "an authorised user can open project 42 — got 200 without the expected JSON"}}},
+    {"a 403 or 401 whose body still holds the protected content is not a refusal",
+     "access.refused(resp(403, PROJECT), P)\n"
+     "access.refused(resp(401, '{\"projectId\":42,\"private\":true}', { ct = 'application/json' "
+     "}),\n"
+     "  { what = 'private project 42', content = \"the project's data\",\n"
+     "    allowed_json = function(p) return p.projectId == 42 end })\n"
+     "access.refused(resp(403, '{\"Error\":\"User not permitted\"}', { ct = 'application/json' "
+     "}),\n"
+     "  { what = 'private project 42', allowed_json = function(p) return p.projectInfo.name end "
+     "})",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{false, "private project 42 is refused — got 403, but the body still holds the project's "
+              "data"},
+      {false, "without a token, private project 42 is refused — got 401, but the body still "
+              "holds the project's data"},
+      {true, "without a token, private project 42 is refused (403 \"User not permitted\")"}}},
+    {"the content beside a log-in form in the layout, or beside 'not found', is no refusal",
+     "local LAYOUT = [[<header><form action='/session'><input type='password' name='pw'>\n"
+     "  </form></header>]] .. PROJECT\n"
+     "access.refused(resp(200, LAYOUT), setmetatable({ who = 'without a token' }, { __index = P "
+     "}))\n"
+     "access.allowed(resp(200, LAYOUT), P)\n"
+     "access.refused(resp(200, PROJECT .. NOT_FOUND), setmetatable({ who = 'without a token' },\n"
+     "  { __index = P }))",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{false, "without a token, private project 42 is refused — got 200 with the project's data, "
+              "beside a log-in page (it asks for a password)"},
+      {false, "can open private project 42 — got 200 with the project's data, beside a log-in "
+              "page"},
+      {false, "without a token, private project 42 is refused — got 200 with the project's data, "
+              "beside \"Project not found\""}}},
+    {"an empty 200 is neither allowed nor refused",
+     "access.allowed(resp(200, '', { ct = 'application/json' }), { what = 'project 42' })\n"
+     "access.allowed(resp(200, ' \\n'), { what = 'project 42' })\n"
+     "access.refused(resp(200, ''), { what = 'project 42' })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{false, "an authorised user can open project 42 — got 200 with an empty body"},
+      {false, "an authorised user can open project 42 — got 200 with an empty body"},
+      {false, "without a token, project 42 is refused — got 200 with an empty body"}}},
+    {"a log-in page in another language, served with 200, counts as refused",
+     "access.refused(resp(200, [[<html lang='fr'><h1>Connexion</h1><form action='/connexion'>\n"
+     "  <input name='email'><input type='PassWord' name='mdp'><button>Se connecter</button>\n"
+     "  </form></html>]]), { who = 'sans se connecter', what = 'la liste des agents' })",
+     UAT_OUTCOME_PASS,
+     NULL,
+     {{true, "sans se connecter, la liste des agents is refused (200 with a log-in page (it asks "
+             "for a password))"}}},
     {"access.boundary without a url is a script error",
      "access.boundary({ allowed = 'x' })",
      UAT_OUTCOME_ERROR,
