@@ -447,6 +447,48 @@ static const struct lua_case cases[] = {
      {{true, "the menu has \"Organisation\" → https://rdv.example.org/admin/organisations/1/"},
       {true, "the menu has \"Vos agents\" → /admin/agents"},
       {true, "the entries found are returned"}}},
+    {"an entry present but hidden from users fails, saying how it is hidden",
+     "local doc = html.parse([[<ul id='settings'>\n"
+     "  <li hidden><a href='/admin/organisations/1/agents'>Vos agents</a></li>\n"
+     "  <li><a aria-hidden='true' href='/admin/organisations/1/invitations'>Vos invitations</a>"
+     "</li>\n"
+     "  <li style='DISPLAY: none'><a href='/admin/organisations/1/lieux'>Lieux</a></li>\n"
+     "  <li class='nav-item d-none'><a href='/admin/organisations/1/motifs'>Motifs</a></li>\n"
+     "  <li><a href='/admin/organisations/1'>Organisation</a></li></ul>]])\n"
+     "menu.has_entries(doc, SETTINGS, {\n"
+     "  { label = 'Vos agents', href = '/admin/organisations/1/agents' },\n"
+     "  { label = 'Vos invitations', href = '/admin/organisations/1/invitations' },\n"
+     "  { label = 'Lieux', href = '/admin/organisations/1/lieux' },\n"
+     "  { label = 'Motifs', href = '/admin/organisations/1/motifs' },\n"
+     "  { label = 'Organisation', href = '/admin/organisations/1' } })\n"
+     "menu.has_entries(html.parse([[<nav style='display:none'><ul id='settings'><li>\n"
+     "  <a href='/a'>A</a></li></ul></nav>]]), SETTINGS, { { label = 'A', href = '/a' } })\n"
+     "menu.has_entries(html.parse([[<ul id='settings'><li><a href='/z'>Z</a></li></ul>]]),\n"
+     "  SETTINGS, { { label = 'Z', href = '/z' } })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{false, "the menu: \"Vos agents\" (→ /admin/organisations/1/agents) is there but hidden "
+              "from users (the hidden attribute on its li)"},
+      {false, "the menu: \"Vos invitations\" (→ /admin/organisations/1/invitations) is there but "
+              "hidden from users (aria-hidden=\"true\")"},
+      {false, "is there but hidden from users (display:none on its li)"},
+      {false, "is there but hidden from users (class \"nav-item d-none\" on its li)"},
+      {true, "the menu has \"Organisation\" → /admin/organisations/1"},
+      {false, "the menu: \"A\" (→ /a) is there but hidden from users (display:none on its nav)"},
+      {true, "the menu has \"Z\" → /z"}}},
+    {"one label leading to two places fails; a no-break space is a space",
+     "local doc = html.parse([[<ul id='settings'><li><a href='/admin/agents'>Vos agents</a></li>\n"
+     "  <li><a href='/admin/organisations/1/agents'>Vos&nbsp;agents</a></li></ul>]])\n"
+     "menu.has_entries(doc, SETTINGS, { { label = 'Vos agents', href = "
+     "'/admin/organisations/1/agents' } })\n"
+     "menu.has_entries(html.parse([[<ul id='settings'><li><a href='/b'>Vos&nbsp;agents</a></li>"
+     "</ul>]]),\n"
+     "  SETTINGS, { { label = 'Vos agents', href = '/b' } })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{false, "the menu: \"Vos agents\" is there twice, leading to /admin/organisations/1/agents "
+              "and to /admin/agents"},
+      {true, "the menu has \"Vos agents\" → /b"}}},
     {"a missing menu is one failure naming its XPath",
      "menu.has_entries(html.parse('<p>x</p>'), \"//ul[@id='settings']\", { { label = 'A', "
      "href = '/a' } }, { name = 'the settings menu' })",
