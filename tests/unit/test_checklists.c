@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_WANT 8
+#define MAX_WANT 12
 
 /* ---- fixture: a hand-built playbook with one check, the bundled folder of the tree ---- */
 
@@ -338,6 +338,20 @@ static const struct lua_case cases[] = {
       {true, "tasks page 2 of 2 holds 1 items"},
       {false, "tasks: no item shows on two pages — repeated: 2 (pages 1 and 2)"}}},
 
+    {"an API repeating items across pages fails without an item_key too",
+     "local data = { { pagination = pg(1, 2, 4, 2), tasks = { { id = 1 }, { id = 2 } } },\n"
+     "  { pagination = pg(2, 2, 4, 2), tasks = { { id = 1 }, { id = 2 } } } }\n"
+     "pagination.json_consistent(function(n) return data[n] end, { what = 'tasks', items = "
+     "'tasks' })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "ceil(4 / 2) = 2"},
+      {true, "page 1 of 2: pagination fields agree"},
+      {true, "page 2 of 2: pagination fields agree"},
+      {true, "tasks page 1 of 2 holds 2 items"},
+      {true, "tasks page 2 of 2 holds 2 items"},
+      {false, "tasks: no item shows on two pages — repeated: {\"id\":1} (pages 1 and 2), "
+              "{\"id\":2} (pages 1 and 2)"}}},
     {"a page that does not answer fails, naming it",
      "local ok = pagination.json_consistent(function(n)\n"
      "  if n == 1 then return { pagination = pg(1, 2, 20, 10) } end\n"
@@ -408,6 +422,78 @@ static const struct lua_case cases[] = {
       {true, "results: the paginator is on the page (3 pages)"},
       {false, "results: page 2 of 3 has a link to the next page"},
       {false, "results: page 2 of 3 has a link to the previous page"}}},
+    {"a numbered paginator offering a page past the last fails",
+     "pagination.html_links(paginator(4), { what = 'My Tasks', pages = 3 })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "My Tasks: the paginator is on the page (3 pages)"},
+      {false, "My Tasks: the paginator links to each of the 3 pages — it also links to page 4, "
+              "which does not exist"},
+      {true, "My Tasks: each page link leads to a different address"}}},
+    {"a next link on the last page or a previous link on the first fails; disabled ones do not",
+     "pagination.html_links(html.parse([[<div class='pagination'><a rel='prev' "
+     "href='?p=2'>Prev</a>\n"
+     "  <a href='?p=4'>Next</a></div>]]), { what = 'results', pages = 3, current = 3 })\n"
+     "pagination.html_links(html.parse([[<div class='pagination'><a href='?p=0'>Previous</a>\n"
+     "  <a href='?p=2'>Next</a></div>]]), { what = 'results', pages = 3, current = 1 })\n"
+     "pagination.html_links(html.parse([[<div class='pagination'><a href='?p=2'>Prev</a>\n"
+     "  <a href='?p=4' class='page-link disabled'>Next</a><button name='p' value='4' "
+     "disabled>Next</button>\n"
+     "  </div>]]), { what = 'results', pages = 3, current = 3 })\n"
+     "pagination.html_links(html.parse([[<div class='pagination'><a href='?p=2' "
+     "aria-disabled='true'>\n"
+     "  Next</a></div>]]), { what = 'results', pages = 1 })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "results: the paginator is on the page (3 pages)"},
+      {true, "results: page 3 of 3 has a link to the previous page"},
+      {false, "results: page 3 of 3 is the last, but it offers a next page: \"Next\" → ?p=4"},
+      {true, "results: the paginator is on the page (3 pages)"},
+      {true, "results: page 1 of 3 has a link to the next page"},
+      {false, "results: page 1 of 3 is the first, but it offers a previous page: \"Previous\" → "
+              "?p=0"},
+      {true, "results: the paginator is on the page (3 pages)"},
+      {true, "results: page 3 of 3 has a link to the previous page"},
+      {true, "results: one page of results, and the paginator offers no other page"}}},
+    {"followed pages that repeat some of an earlier page's items fail, naming them",
+     "local function list(...) local li = {}\n"
+     "  for _, t in ipairs({ ... }) do li[#li + 1] = '<li>task ' .. t .. '</li>' end\n"
+     "  return resp(200, '<ul id=\"l\">' .. table.concat(li) .. '</ul>') end\n"
+     "local pages = { ['/contributions/tasks?page=1'] = list(1, 2, 3),\n"
+     "  ['/contributions/tasks?page=2'] = list(3, 4, 5), ['/contributions/tasks?page=3'] = "
+     "list(1, 2, 3) }\n"
+     "pagination.html_links(paginator(3), { what = 'My Tasks', pages = 3, page_items = "
+     "\"//ul[@id='l']/li\",\n"
+     "  fetch = function(url) return pages[url] end })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "the paginator is on the page (3 pages)"},
+      {true, "the paginator links to each of the 3 pages"},
+      {true, "each page link leads to a different address"},
+      {true, "My Tasks: the link to page 1 (/contributions/tasks?page=1) answers"},
+      {true, "My Tasks: page 1 shows its own items (3)"},
+      {true, "the link to page 2 (/contributions/tasks?page=2) answers"},
+      {false, "My Tasks: page 2 shows its own items (3), but 1 of them already on page 1: task 3"},
+      {true, "the link to page 3 (/contributions/tasks?page=3) answers"},
+      {false, "My Tasks: page 3 shows its own items (3), the same as page 1"}}},
+    {"followed pages that repeat some of an earlier page's items fail (the last one)",
+     "local function list(...) local li = {}\n"
+     "  for _, t in ipairs({ ... }) do li[#li + 1] = '<li>task ' .. t .. '</li>' end\n"
+     "  return resp(200, '<ul id=\"l\">' .. table.concat(li) .. '</ul>') end\n"
+     "local pages = { ['/contributions/tasks?page=1'] = list(1, 2),\n"
+     "  ['/contributions/tasks?page=2'] = list(1, 2) }\n"
+     "pagination.html_links(paginator(2), { what = 'My Tasks', pages = 2, page_items = "
+     "\"//ul[@id='l']/li\",\n"
+     "  fetch = function(url) return pages[url] end })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "the paginator is on the page (2 pages)"},
+      {true, "the paginator links to each of the 2 pages"},
+      {true, "each page link leads to a different address"},
+      {true, "the link to page 1"},
+      {true, "My Tasks: page 1 shows its own items (2)"},
+      {true, "the link to page 2"},
+      {false, "My Tasks: page 2 shows its own items (2), the same as page 1"}}},
     {"html_links without the number of pages is a script error",
      "pagination.html_links(paginator(2), {})",
      UAT_OUTCOME_ERROR,
