@@ -18,9 +18,9 @@ Functions (token: the base64 session token, sent as "Authorization: Token <token
   tm.expect_mapper_level(username, opts) -> ok
       opts.token (to read the API); opts.thresholds. Reads changesetCount
       (/api/v2/users/{u}/openstreetmap/), the API's mappingLevel (/api/v2/users/queries/{u}/)
-      and the profile page's label (opts.level_xpath, default span#mapper-level, its
-      data-level or text); records that the API's level and the profile's label both match
-      the level the changesets give.
+      and the profile page's label (opts.level_xpath, default span#mapper-level: its text, what
+      users read, and its data-level when it has one); records that the API's level and the
+      profile's label both match the level the changesets give (text and data-level alike).
   tm.expect_mentions(project, contributors, opts) -> ok
       the @mention suggestions of /projects/{project}/questions (opts.list_xpath) are exactly
       the project's contributors. opts.headers for the page request.
@@ -160,12 +160,18 @@ function tm.expect_mapper_level(username, opts)
   local page = http.get("/users/" .. username)
   local node = page.status == 200 and common.doc(page):first(opts.level_xpath or
                                                               "//span[@id='mapper-level']")
-  local shown = node and (node:attr("data-level") or common.norm(node.text):lower()) or nil
+  -- The text is what users read; data-level, when there, must say the same.
+  local text = node and common.norm(node.text):lower() or ""
+  local attr = node and node:attr("data-level")
+  local shown = text ~= "" and text or attr
   local msg = string.format("%s (%d changesets) is labelled %s on their profile", username,
                             changesets, level_label(want))
   if shown ~= want then
     msg = msg .. " — got " .. (shown and level_label(shown) or
                                  ("no level label (status " .. page.status .. ")"))
+  elseif attr and attr ~= want then
+    msg = msg .. " — it reads " .. level_label(shown) .. ", but its data-level is " .. attr
+    shown = attr
   end
   return common.record(shown == want, msg, shown and level_label(shown) or "no label",
                        level_label(want)) and ok

@@ -589,6 +589,40 @@ static const struct lua_case cases[] = {
      UAT_OUTCOME_PASS,
      NULL,
      {{true, "thresholds"}}},
+    {"a profile whose visible label contradicts its data-level fails, naming both",
+     "local function profile(attr, text) return resp(200, ('<span id=\"mapper-level\" "
+     "data-level=\"%s\">'\n"
+     "  .. '%s</span>'):format(attr, text)) end\n"
+     "local pages = { ana = profile('intermediate', 'Beginner'), bob = profile('beginner', "
+     "'Intermediate'),\n"
+     "  cy = profile('intermediate', 'Intermediate') }\n"
+     "local json_ct = { ct = 'application/json' }\n"
+     "local fake = { get = function(url)\n"
+     "  local u = url:match('^/users/(%a+)$')\n"
+     "  if u then return pages[u] end\n"
+     "  if url:find('/openstreetmap/') then\n"
+     "    return setmetatable(resp(200, '', json_ct), { __index = { json = function() return\n"
+     "      { changesetCount = 312 } end } }) end\n"
+     "  return setmetatable(resp(200, '', json_ct), { __index = { json = function() return\n"
+     "    { mappingLevel = 'INTERMEDIATE' } end } })\n"
+     "end }\n"
+     "http = setmetatable(fake, { __index = http })\n"
+     "for _, u in ipairs({ 'ana', 'bob', 'cy' }) do tm.expect_mapper_level(u) end",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "the API gives ana's OpenStreetMap changesets"},
+      {true, "the API gives ana's profile"},
+      {true, "the API gives ana (312 changesets) level INTERMEDIATE"},
+      {false, "ana (312 changesets) is labelled Intermediate on their profile — got Beginner"},
+      {true, "the API gives bob's OpenStreetMap changesets"},
+      {true, "the API gives bob's profile"},
+      {true, "the API gives bob (312 changesets) level INTERMEDIATE"},
+      {false, "bob (312 changesets) is labelled Intermediate on their profile — it reads "
+              "Intermediate, but its data-level is beginner"},
+      {true, "the API gives cy's OpenStreetMap changesets"},
+      {true, "the API gives cy's profile"},
+      {true, "the API gives cy (312 changesets) level INTERMEDIATE"},
+      {true, "cy (312 changesets) is labelled Intermediate on their profile"}}},
     {"project pages, mention lists and CSRF tokens are read from the page",
      "expect.eq({ tm.project_page(html.parse(NOT_FOUND)) }, { 'not_found', '403 PrivateProject' "
      "}, 'not found')\n"
