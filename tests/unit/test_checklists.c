@@ -642,6 +642,32 @@ static const struct lua_case cases[] = {
       {true, "no list"},
       {true, "meta"},
       {true, "form"}}},
+    {"an invitation answered by a redirect to sign in (or by a bare 302) is not accepted",
+     "local FORM = resp(200, \"<form><input name='authenticity_token' value='t1'></form>\")\n"
+     "local function session(answer)\n"
+     "  return { get = function(self, url) return url == '/done' and\n"
+     "             resp(200, \"<div id='flash-notice'>Invitation envoyée</div>\") or FORM end,\n"
+     "           post = function(self, url, o) return answer end }\n"
+     "end\n"
+     "local ok = rdv.invite(session(resp(302, '', { location = "
+     "'https://rdv.test/agents/sign_in?x=1' })),\n"
+     "  1, 'marc@x.fr', 2)\n"
+     "expect.eq(ok, false, 'not invited')\n"
+     "rdv.invite(session(resp(302, '')), 1, 'marc@x.fr', 2)\n"
+     "local invited, notice = rdv.invite(session(resp(302, '', { location = '/done' })), 1, "
+     "'marc@x.fr', 2)\n"
+     "expect.eq(notice, 'Invitation envoyée', 'notice')",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "the invitations screen of organisation 1 opens with its form (200)"},
+      {false, "the admin can invite marc@x.fr to territory 2 — got 302 to "
+              "https://rdv.test/agents/sign_in?x=1: the session was signed out"},
+      {true, "not invited"},
+      {true, "opens with its form"},
+      {false, "the admin can invite marc@x.fr to territory 2 — got 302 without a Location"},
+      {true, "opens with its form"},
+      {true, "the admin can invite marc@x.fr to territory 2"},
+      {true, "notice"}}},
     {"access rights lost or a row gone fail, naming what was lost",
      "local before = { agent_2 = { rights = { 'allow_to_manage_teams', "
      "'allow_to_download_metrics' } } }\n"
