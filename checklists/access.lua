@@ -37,7 +37,8 @@ Options (all optional unless said):
   allowed_xpath, refused_xpath, login_xpath, allowed_json, refused_status,
   signin_patterns (replaces the defaults), refused_locations (extra Lua patterns)
 boundary(opts) also takes: url (required); allowed and outsider, each a token string or
-{token=, who=, headers=, session=}; token_header (default "Authorization"), token_prefix
+{token=, who=, headers=, session=} (a table with none of token, headers, session is a script
+error: it is what secrets.MISTYPED gives, and the side would be sent as an anonymous visitor); token_header (default "Authorization"), token_prefix
 (default "Token "); anonymous (default true; false to skip the no-token side); headers
 (sent on every side).
 
@@ -269,6 +270,21 @@ function access.refused(r_or_request, opts)
                        "refused: 401/403/404, a redirect to sign in, or a log-in page"), r
 end
 
+-- A side given as a table must say who is asking: a token, headers or a session.
+local function check_side(spec, name)
+  if spec == nil or type(spec) == "string" then
+    return
+  end
+  if type(spec) ~= "table" then
+    error("access.boundary: " .. name .. " must be a token string or {token=, headers=, session=}, got " ..
+            type(spec), 3)
+  end
+  if spec.token == nil and spec.headers == nil and spec.session == nil then
+    error("access.boundary: " .. name .. " (" .. tostring(spec.who or "no who") .. ") has no token, " ..
+            "headers or session; is its secret name right? (secrets.NAME is nil for an undeclared one)", 3)
+  end
+end
+
 -- One side of the boundary as a request table.
 local function side(spec, opts, default_who)
   if type(spec) == "string" then
@@ -300,6 +316,8 @@ function access.boundary(opts)
   if not opts.allowed then
     error("access.boundary: give allowed (the token or session of someone who may get in)", 2)
   end
+  check_side(opts.allowed, "allowed")
+  check_side(opts.outsider, "outsider")
   local results = {}
   local req, who = side(opts.allowed, opts, "an authorised user")
   results.allowed = access.allowed(req, with_who(opts, who))

@@ -278,6 +278,14 @@ static const struct lua_case cases[] = {
      NULL,
      {{true, "sans se connecter, la liste des agents is refused (200 with a log-in page (it asks "
              "for a password))"}}},
+    {"access.boundary with an outsider whose token is nil is a script error, not an anonymous "
+     "side",
+     "access.boundary({ url = '/p', allowed = 'x', outsider = { token = secrets.mistyped, who = "
+     "'olaf' } })",
+     UAT_OUTCOME_ERROR,
+     "access.boundary: outsider (olaf) has no token, headers or session; is its secret name "
+     "right?",
+     {{false, NULL}}},
     {"access.boundary without a url is a script error",
      "access.boundary({ allowed = 'x' })",
      UAT_OUTCOME_ERROR,
