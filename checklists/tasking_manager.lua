@@ -12,7 +12,8 @@ Functions (token: the base64 session token, sent as "Authorization: Token <token
   tm.project_page(doc_or_r) -> "shown", title | "not_found", "403 PrivateProject" | "unknown"
   tm.contributors(project, token) -> { users = {name, ...}, by_task = {[n] = {name, ...}} }
       from GET /api/v2/projects/{project}/contributions/ (mapped, validated and invalidated
-      tasks count as contributions). Records that the API answered 200.
+      tasks count as contributions). Records that the API answered 200 with a
+      userContributions list (without one, every list compared with it would be "rightly" empty).
   tm.usernames(doc_or_r, list_xpath) -> {name, ...}: the data-username of each li of the list
       (nil when the list is absent).
   tm.expect_mapper_level(username, opts) -> ok
@@ -89,8 +90,12 @@ function tm.contributors(project, token)
   if not body then
     return result
   end
+  if not expect.truthy(type(body) == "table" and type(body.userContributions) == "table",
+                       "the contributions of project " .. project .. " hold a userContributions list") then
+    return result
+  end
   local seen, task_seen = {}, {}
-  for _, c in ipairs(body.userContributions or {}) do
+  for _, c in ipairs(body.userContributions) do
     add_unique(result.users, seen, c.username)
     for _, key in ipairs({ "mappedTasks", "validatedTasks", "invalidatedTasks" }) do
       for _, t in ipairs(c[key] or {}) do

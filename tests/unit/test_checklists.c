@@ -631,6 +631,22 @@ static const struct lua_case cases[] = {
       {true, "the API gives cy's profile"},
       {true, "the API gives cy (312 changesets) level INTERMEDIATE"},
       {true, "cy (312 changesets) is labelled Intermediate on their profile"}}},
+    {"contributions without a userContributions list fail; an empty list is not checked against "
+     "nothing",
+     "http = setmetatable({ get = function(url)\n"
+     "  if url:find('/contributions/') then\n"
+     "    return setmetatable(resp(200, '{}', { ct = 'application/json' }),\n"
+     "      { __index = { json = function() return {} end } })\n"
+     "  end\n"
+     "  return resp(200, \"<ul id='mention-suggestions'></ul>\")\n"
+     "end }, { __index = http })\n"
+     "tm.expect_mentions(1, tm.contributors(1, 'tok'))",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "the API lists the contributors of project 1 (GET /api/v2/projects/1/contributions/)"},
+      {false, "the contributions of project 1 hold a userContributions list"},
+      {true, "project 1's Q&A page opens"},
+      {true, "typing @ in project 1's Q&A suggests its 0 contributors"}}},
     {"project pages, mention lists and CSRF tokens are read from the page",
      "expect.eq({ tm.project_page(html.parse(NOT_FOUND)) }, { 'not_found', '403 PrivateProject' "
      "}, 'not found')\n"
