@@ -16,7 +16,10 @@ refused without it and with an outsider's token.
     single-page app renders with status 200).
 "Allowed" is a 2xx that is none of the above and, when opts.allowed_xpath is given, shows that
 content (opts.allowed_json(decoded) -> ok for JSON bodies). Anything else (500, a redirect
-elsewhere, a page without the content) is neither: both allowed() and refused() fail on it.
+elsewhere, a page without the content, an empty body) is neither: both allowed() and refused()
+fail on it. So is a refusal whose body still shows the content (a 403 page, or a page with a
+log-in form in its layout, that holds what allowed_xpath / allowed_json recognise): the
+protected data reached the visitor, whatever the status says.
 
 Functions (r_or_request: a response, or a request table {url=, headers=, session=}; a request
 is sent with follow=false so a redirect to a sign-in page is seen as such; a redirect elsewhere
@@ -34,7 +37,8 @@ Options (all optional unless said):
   allowed_xpath, refused_xpath, login_xpath, allowed_json, refused_status,
   signin_patterns (replaces the defaults), refused_locations (extra Lua patterns)
 boundary(opts) also takes: url (required); allowed and outsider, each a token string or
-{token=, who=, headers=, session=}; token_header (default "Authorization"), token_prefix
+{token=, who=, headers=, session=} (a table with none of token, headers, session is a script
+error: it is what secrets.MISTYPED gives, and the side would be sent as an anonymous visitor); token_header (default "Authorization"), token_prefix
 (default "Token "); anonymous (default true; false to skip the no-token side); headers
 (sent on every side).
 
@@ -120,21 +124,50 @@ local function status_in(status, list)
   return false
 end
 
+-- The protected content in a body (allowed_xpath for pages, allowed_json for JSON), if the
+-- caller said what it looks like.
+local function shows_content(r, opts)
+  if common.looks_like_html(r) then
+    return opts.allowed_xpath ~= nil and common.doc(r):first(opts.allowed_xpath) ~= nil
+  end
+  if opts.allowed_json then
+    local ok, body = pcall(json.decode, r.body or "")
+    if not ok or type(body) ~= "table" then
+      return false
+    end
+    -- An error body may lack what allowed_json reads: that is "not the content", not a crash.
+    local called, holds = pcall(opts.allowed_json, body)
+    return called and holds and true or false
+  end
+  return false
+end
+
 local function classify_page(r, opts, status)
   local doc = common.doc(r)
+  local content = opts.content or opts.allowed_xpath
+  -- The content on the page beats a refusal beside it (a sign-in box in the layout, a
+  -- "not found" block next to the data): the data reached the visitor, so it is no refusal;
+  -- nor a clean success, so both allowed() and refused() fail on it.
+  local shown = opts.allowed_xpath and doc:first(opts.allowed_xpath)
   local login, why = access.is_login_page(r, opts)
   if login then
+    if shown then
+      return "unexpected", status .. " with " .. content .. ", beside " .. why
+    end
     return "refused", status .. " with " .. why
   end
   if opts.refused_xpath then
     local node = doc:first(opts.refused_xpath)
     if node then
       local said = common.short(type(node) == "string" and node or node.text, 60)
+      if shown then
+        return "unexpected", status .. " with " .. content .. ", beside \"" .. said .. "\""
+      end
       return "refused", status .. ", but the page says \"" .. said .. "\""
     end
   end
-  if opts.allowed_xpath and not doc:first(opts.allowed_xpath) then
-    return "unexpected", status .. " without " .. (opts.content or opts.allowed_xpath)
+  if opts.allowed_xpath and not shown then
+    return "unexpected", status .. " without " .. content
   end
   return "allowed", status .. " with " .. (opts.content or "the page")
 end
@@ -155,6 +188,10 @@ function access.classify(r, opts)
   opts = opts or {}
   local status = math.tointeger(r.status) or r.status
   if status_in(status, opts.refused_status or DEFAULT_REFUSED_STATUS) then
+    if shows_content(r, opts) then
+      return "unexpected", tostring(status) .. error_detail(r) .. ", but the body still holds " ..
+               (opts.content or "the protected content")
+    end
     return "refused", tostring(status) .. error_detail(r)
   end
   if status >= 300 and status < 400 then
@@ -168,6 +205,9 @@ function access.classify(r, opts)
     return "unexpected", status .. " to " .. (location or "nowhere (no Location header)")
   end
   if status >= 200 and status < 300 then
+    if not (r.body or ""):find("%S") then
+      return "unexpected", status .. " with an empty body"
+    end
     if common.looks_like_html(r) then
       return classify_page(r, opts, status)
     end
@@ -230,6 +270,21 @@ function access.refused(r_or_request, opts)
                        "refused: 401/403/404, a redirect to sign in, or a log-in page"), r
 end
 
+-- A side given as a table must say who is asking: a token, headers or a session.
+local function check_side(spec, name)
+  if spec == nil or type(spec) == "string" then
+    return
+  end
+  if type(spec) ~= "table" then
+    error("access.boundary: " .. name .. " must be a token string or {token=, headers=, session=}, got " ..
+            type(spec), 3)
+  end
+  if spec.token == nil and spec.headers == nil and spec.session == nil then
+    error("access.boundary: " .. name .. " (" .. tostring(spec.who or "no who") .. ") has no token, " ..
+            "headers or session; is its secret name right? (secrets.NAME is nil for an undeclared one)", 3)
+  end
+end
+
 -- One side of the boundary as a request table.
 local function side(spec, opts, default_who)
   if type(spec) == "string" then
@@ -261,6 +316,8 @@ function access.boundary(opts)
   if not opts.allowed then
     error("access.boundary: give allowed (the token or session of someone who may get in)", 2)
   end
+  check_side(opts.allowed, "allowed")
+  check_side(opts.outsider, "outsider")
   local results = {}
   local req, who = side(opts.allowed, opts, "an authorised user")
   results.allowed = access.allowed(req, with_who(opts, who))

@@ -14,8 +14,8 @@ Functions:
       Records, for each page: page is its number, hasPrev/prevNum and hasNext/nextNum say the
       neighbours (null at the ends), total/perPage/pages the same as on page 1; then once:
       pages == ceil(total / perPage) (0 pages for 0 items), and with opts.items (the body's
-      list key, e.g. "tasks") each page holds perPage items (the last one the rest) and, with
-      opts.item_key(item) -> string, no item shows on two pages.
+      list key, e.g. "tasks") each page holds perPage items (the last one the rest) and no
+      item shows on two pages (items compared by opts.item_key(item) -> string, else whole).
       opts.fields renames fields: {page=, pages=, total=, per_page=, has_next=, has_prev=,
       next_num=, prev_num=} (defaults: TM/Flask-SQLAlchemy names page, pages, total, perPage,
       hasNext, hasPrev, nextNum, prevNum).
@@ -24,17 +24,19 @@ Functions:
       contains "paginator" or "pagination") and its links (opts.links, relative XPath; default
       `.//a[@href] | .//button[@value]`; a button's target is its form's action plus
       ?name=value). opts.pages (or opts.total and opts.per_page) says how many pages there are;
-      opts.current the current page (default 1).
+      opts.current the current page (default 1). A link or button that is disabled
+      (disabled, aria-disabled="true", class "disabled") offers nothing.
       One page or none: no paginator is fine; one that offers a second page is not.
       Several pages: the paginator must be there; numbered links must cover every page
-      (up to opts.max_numbered, default 10; beyond, the first and last), or, without numbered
-      links, "next" (and "previous" past page 1) must be there (opts.next_label /
-      opts.prev_label: Lua patterns on the label; rel="next"/"prev" also counts); links for
+      (up to opts.max_numbered, default 10; beyond, the first and last) and offer none past
+      the last, or, without numbered links, "next" (and "previous" past page 1) must be there
+      (opts.next_label / opts.prev_label: Lua patterns on the label; rel="next"/"prev" also
+      counts), and no "next" on the last page nor "previous" on the first; links for
       different pages must lead to different addresses.
       opts.fetch = function(target) -> response: also follows every numbered link and
-      checks each answers 2xx with different content: opts.page_items (XPath of the items,
-      whose text or opts.item_key(node) identifies them) must differ between pages, and
-      opts.page_number (XPath) must show the link's number.
+      checks each answers 2xx with items of its own: opts.page_items (XPath of the items,
+      whose text or opts.item_key(node) identifies them) must be there, and none of them on
+      an earlier page; opts.page_number (XPath) must show the link's number.
       opts.what names the list in messages ("My Tasks").
 
 Example:
@@ -173,18 +175,16 @@ local function check_items(bodies, first, opts, f, what)
     end
     ok = common.record(#items == want, string.format("%s page %d of %d holds %d items", what, b.n,
                          pages, want), #items .. " items", want .. " items") and ok
-    for _, item in ipairs(opts.item_key and items or {}) do
-      local key = opts.item_key(item)
+    for _, item in ipairs(items) do
+      local key = opts.item_key and opts.item_key(item) or json.encode(item)
       if seen[key] then
-        dups[#dups + 1] = key .. " (pages " .. seen[key] .. " and " .. b.n .. ")"
+        dups[#dups + 1] = common.short(key, 60) .. " (pages " .. seen[key] .. " and " .. b.n .. ")"
       end
       seen[key] = b.n
     end
   end
-  if opts.item_key then
-    ok = common.record(#dups == 0, what .. ": no item shows on two pages" ..
-                         (#dups > 0 and " — repeated: " .. common.join(dups) or "")) and ok
-  end
+  ok = common.record(#dups == 0, what .. ": no item shows on two pages" ..
+                       (#dups > 0 and " — repeated: " .. common.join(dups) or "")) and ok
   return ok
 end
 
@@ -256,7 +256,7 @@ end
 
 local function find_link(links, pattern, rel)
   for _, l in ipairs(links) do
-    if l.rel == rel or l.label:find(pattern) then
+    if not l.disabled and (l.rel == rel or l.label:find(pattern)) then
       return l
     end
   end
@@ -277,8 +277,13 @@ local function read_links(container, opts)
   local links = {}
   for _, node in ipairs(container:xpath(opts.links or ".//a[@href] | .//button[@value]")) do
     local label = label_of(node)
-    links[#links + 1] = { label = label, target = target_of(node), number = tonumber(label),
-                          rel = node:attr("rel") }
+    local class = " " .. common.norm(node:attr("class")) .. " "
+    local disabled = node:attr("disabled") ~= nil or
+                       (node:attr("aria-disabled") or ""):lower() == "true" or
+                       class:find(" disabled ", 1, true) ~= nil
+    links[#links + 1] = { label = label, target = target_of(node),
+                          number = math.tointeger(tonumber(label)), rel = node:attr("rel"),
+                          disabled = disabled }
   end
   return links
 end
@@ -297,9 +302,12 @@ local function required_numbers(pages, opts)
 end
 
 local function check_numbered(links, pages, what, opts)
-  local by_number, missing = {}, {}
+  local by_number, missing, beyond = {}, {}, {}
   for _, l in ipairs(links) do
-    if l.number then
+    if l.number and not l.disabled then
+      if (l.number < 1 or l.number > pages) and not by_number[l.number] then
+        beyond[#beyond + 1] = l.number
+      end
       by_number[l.number] = by_number[l.number] or l
     end
   end
@@ -308,11 +316,19 @@ local function check_numbered(links, pages, what, opts)
       missing[#missing + 1] = n
     end
   end
-  local msg = string.format("%s: the paginator links to each of the %d pages", what, pages)
+  local problems = {}
   if #missing > 0 then
-    msg = msg .. " — no link for page " .. common.join(missing)
+    problems[#problems + 1] = "no link for page " .. common.join(missing)
   end
-  return common.record(#missing == 0, msg), by_number
+  if #beyond > 0 then
+    problems[#problems + 1] = "it also links to page " .. common.join(beyond) ..
+                                ", which does not exist"
+  end
+  local msg = string.format("%s: the paginator links to each of the %d pages", what, pages)
+  if #problems > 0 then
+    msg = msg .. " — " .. table.concat(problems, "; ")
+  end
+  return common.record(#problems == 0, msg), by_number
 end
 
 local function check_next_prev(links, pages, current, what, opts)
@@ -326,6 +342,19 @@ local function check_next_prev(links, pages, current, what, opts)
     ok = common.record(find_link(links, opts.prev_label or "^[Pp]rev", "prev") ~= nil,
                        string.format("%s: page %d of %d has a link to the previous page", what,
                                      current, pages)) and ok
+  end
+  -- Past either end a link leads nowhere: said only when there is one.
+  local past = current >= pages and find_link(links, opts.next_label or "^[Nn]ext", "next")
+  if past then
+    ok = common.record(false, string.format(
+      "%s: page %d of %d is the last, but it offers a next page: \"%s\" → %s", what, current,
+      pages, past.label, tostring(past.target))) and ok
+  end
+  past = current <= 1 and find_link(links, opts.prev_label or "^[Pp]rev", "prev")
+  if past then
+    ok = common.record(false, string.format(
+      "%s: page %d of %d is the first, but it offers a previous page: \"%s\" → %s", what,
+      current, pages, past.label, tostring(past.target))) and ok
   end
   return ok
 end
@@ -351,17 +380,17 @@ local function check_distinct_targets(by_number, what)
   return common.record(#clashes == 0, msg)
 end
 
--- What identifies the content of a followed page: its items, in order.
-local function page_identity(doc, opts)
+-- What identifies the items of a followed page: one key per item, in order.
+local function page_keys(doc, opts)
   local keys = {}
   for _, node in ipairs(doc:xpath(opts.page_items)) do
     keys[#keys + 1] = opts.item_key and opts.item_key(node) or common.norm(node.text)
   end
-  return table.concat(keys, "|"), #keys
+  return keys
 end
 
 local function follow_links(by_number, pages, what, opts)
-  local ok, seen = true, {}
+  local ok, seen = true, {} -- seen: item key -> the page it was first on
   for n = 1, pages do
     local link = by_number[n]
     if link and link.target then
@@ -376,12 +405,28 @@ local function follow_links(by_number, pages, what, opts)
           "%s: the link to page %d leads to page %d", what, n, n), shown, tostring(n)) and ok
       end
       if good and opts.page_items then
-        local id, count = page_identity(common.doc(r), opts)
-        local dup = seen[id]
-        ok = common.record(count > 0 and not dup, string.format(
-          "%s: page %d shows its own items (%d)%s", what, n, count,
-          dup and (", the same as page " .. dup) or (count == 0 and ", none" or ""))) and ok
-        seen[id] = seen[id] or n
+        local keys = page_keys(common.doc(r), opts)
+        local repeated, first_page = {}, nil
+        for _, k in ipairs(keys) do
+          if seen[k] then
+            repeated[#repeated + 1] = common.short(k, 40)
+            first_page = first_page or seen[k]
+          end
+        end
+        local detail = ""
+        if #keys == 0 then
+          detail = ", none"
+        elseif #repeated == #keys then
+          detail = ", the same as page " .. first_page
+        elseif #repeated > 0 then
+          detail = ", but " .. #repeated .. " of them already on page " .. first_page .. ": " ..
+                     common.join(repeated)
+        end
+        ok = common.record(#keys > 0 and #repeated == 0, string.format(
+          "%s: page %d shows its own items (%d)%s", what, n, #keys, detail)) and ok
+        for _, k in ipairs(keys) do
+          seen[k] = seen[k] or n
+        end
       end
     end
   end
@@ -405,7 +450,7 @@ function pagination.html_links(doc_or_r, opts)
     local links = read_links(container, opts)
     local beyond = find_link(links, opts.next_label or "^[Nn]ext", "next")
     for _, l in ipairs(links) do
-      beyond = beyond or ((l.number or 0) > 1 and l) or nil
+      beyond = beyond or (not l.disabled and (l.number or 0) > 1 and l) or nil
     end
     return common.record(beyond == nil, string.format(
       "%s: one page of results, and the paginator offers no other page%s", what,

@@ -16,7 +16,8 @@ Functions (s: an http.session(), so cookies are kept between requests):
       opts.who names the agent in messages; opts.path changes the sign-in path.
   rdv.invite(s, org, email, territory, opts) -> ok, notice
       reads the token from the organisation's invitations screen, POSTs the invitation;
-      records that it was accepted (302) and returns the flash notice of the next page.
+      records that it was accepted (a 302 with a Location, not to a sign-in page: a session
+      that expired is sent there) and returns the flash notice of the next page.
   rdv.territory_rights(s, territory) -> { [agent_row_id] = {name=, email=, rights={key...}} }
       the territorial agents screen (/admin/territories/{id}/agents) as data; records that
       it opened. Returns nil when it did not.
@@ -104,15 +105,20 @@ function rdv.invite(s, org, email, territory, opts)
                                       authenticity_token = token } })
   local msg = string.format("%s can invite %s to territory %s", opts.who or "the admin", email,
                             tostring(territory))
-  local ok = r.status == 302
-  if not ok then
+  local location = common.header(r, "location")
+  local to_sign_in = location and common.path_of(location):gsub("%?.*$", ""):find("/sign_?in") ~= nil
+  local ok = r.status == 302 and location ~= nil and not to_sign_in
+  if to_sign_in then
+    msg = msg .. " — got " .. r.status .. " to " .. location .. ": the session was signed out"
+  elseif not ok then
     msg = msg .. " — got " .. tostring(r.status) ..
+            (r.status == 302 and " without a Location" or "") ..
             (alert_of(r) and (' with "' .. alert_of(r) .. '"') or "")
   end
   if not common.record(ok, msg) then
     return false
   end
-  local next_page = s:get(common.header(r, "location"))
+  local next_page = s:get(location)
   local notice = common.doc(next_page):first("//div[@id='flash-notice']")
   return true, notice and common.norm(notice.text) or nil
 end

@@ -12,15 +12,16 @@ Functions (token: the base64 session token, sent as "Authorization: Token <token
   tm.project_page(doc_or_r) -> "shown", title | "not_found", "403 PrivateProject" | "unknown"
   tm.contributors(project, token) -> { users = {name, ...}, by_task = {[n] = {name, ...}} }
       from GET /api/v2/projects/{project}/contributions/ (mapped, validated and invalidated
-      tasks count as contributions). Records that the API answered 200.
+      tasks count as contributions). Records that the API answered 200 with a
+      userContributions list (without one, every list compared with it would be "rightly" empty).
   tm.usernames(doc_or_r, list_xpath) -> {name, ...}: the data-username of each li of the list
       (nil when the list is absent).
   tm.expect_mapper_level(username, opts) -> ok
       opts.token (to read the API); opts.thresholds. Reads changesetCount
       (/api/v2/users/{u}/openstreetmap/), the API's mappingLevel (/api/v2/users/queries/{u}/)
-      and the profile page's label (opts.level_xpath, default span#mapper-level, its
-      data-level or text); records that the API's level and the profile's label both match
-      the level the changesets give.
+      and the profile page's label (opts.level_xpath, default span#mapper-level: its text, what
+      users read, and its data-level when it has one); records that the API's level and the
+      profile's label both match the level the changesets give (text and data-level alike).
   tm.expect_mentions(project, contributors, opts) -> ok
       the @mention suggestions of /projects/{project}/questions (opts.list_xpath) are exactly
       the project's contributors. opts.headers for the page request.
@@ -89,8 +90,12 @@ function tm.contributors(project, token)
   if not body then
     return result
   end
+  if not expect.truthy(type(body) == "table" and type(body.userContributions) == "table",
+                       "the contributions of project " .. project .. " hold a userContributions list") then
+    return result
+  end
   local seen, task_seen = {}, {}
-  for _, c in ipairs(body.userContributions or {}) do
+  for _, c in ipairs(body.userContributions) do
     add_unique(result.users, seen, c.username)
     for _, key in ipairs({ "mappedTasks", "validatedTasks", "invalidatedTasks" }) do
       for _, t in ipairs(c[key] or {}) do
@@ -160,12 +165,18 @@ function tm.expect_mapper_level(username, opts)
   local page = http.get("/users/" .. username)
   local node = page.status == 200 and common.doc(page):first(opts.level_xpath or
                                                               "//span[@id='mapper-level']")
-  local shown = node and (node:attr("data-level") or common.norm(node.text):lower()) or nil
+  -- The text is what users read; data-level, when there, must say the same.
+  local text = node and common.norm(node.text):lower() or ""
+  local attr = node and node:attr("data-level")
+  local shown = text ~= "" and text or attr
   local msg = string.format("%s (%d changesets) is labelled %s on their profile", username,
                             changesets, level_label(want))
   if shown ~= want then
     msg = msg .. " — got " .. (shown and level_label(shown) or
                                  ("no level label (status " .. page.status .. ")"))
+  elseif attr and attr ~= want then
+    msg = msg .. " — it reads " .. level_label(shown) .. ", but its data-level is " .. attr
+    shown = attr
   end
   return common.record(shown == want, msg, shown and level_label(shown) or "no label",
                        level_label(want)) and ok

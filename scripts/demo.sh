@@ -41,7 +41,11 @@ server_args=(--port 0 --port-file "$work/port" --release v4.6.3)
 [[ -n $breaks ]] && server_args+=(--break "$breaks")
 build-demo/examples/demo-staging/uat-demo-staging "${server_args[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 100); do [[ -s $work/port ]] && break; sleep 0.05; done
+for _ in $(seq 100); do
+  [[ -s $work/port ]] && break
+  kill -0 "$server_pid" 2>/dev/null || break # it exited (a bad --break name): say why now
+  sleep 0.05
+done
 if [[ ! -s $work/port ]]; then
   echo "demo.sh: the demo staging did not start:" >&2
   cat "$work/server.log" >&2
@@ -83,6 +87,8 @@ expect_rc() { # expected-code description command...
   set -e
   if [[ $rc != "$want" ]]; then
     echo "demo.sh: $what exited with $rc, expected $want" >&2
+    # uatrun's own code when it failed (1 a check, 2 an input error, 4 the ledger), else 1.
+    ((rc != 0)) && exit "$rc"
     exit 1
   fi
 }

@@ -9,6 +9,7 @@ WORK=$(mktemp -d)
 trap 'stop_server; rm -rf "$WORK"' EXIT
 PID=""
 URL=""
+OUT="" ERR=""
 FAILS=0
 PASSES=0
 
@@ -24,16 +25,21 @@ fail() { FAILS=$((FAILS + 1)); echo "FAIL [$SCENARIO] $*" >&2; }
 start_server() {
   SCENARIO=${1:-default}
   shift || true
-  "$BIN" --port 0 "$@" >"$WORK/out" 2>"$WORK/err" &
+  # A fresh file per server: the shell opens (and truncates) the redirection in the child
+  # after the fork, so a reused "out" could still hold the previous server's line when the
+  # loop first reads it, and every request would go to that stopped server (curl: 000).
+  OUT=$WORK/$SCENARIO.out ERR=$WORK/$SCENARIO.err
+  : >"$OUT"
+  "$BIN" --port 0 "$@" >"$OUT" 2>"$ERR" &
   PID=$!
   for _ in $(seq 1 100); do
-    URL=$(sed -n 's/^listening on \(http:\/\/127\.0\.0\.1:[0-9]*\)$/\1/p' "$WORK/out")
+    URL=$(sed -n 's/^listening on \(http:\/\/127\.0\.0\.1:[0-9]*\)$/\1/p' "$OUT")
     [ -n "$URL" ] && return 0
     kill -0 "$PID" 2>/dev/null || break
     sleep 0.05
   done
   echo "FAIL [$SCENARIO] server did not print its listening line" >&2
-  cat "$WORK/err" >&2
+  cat "$ERR" >&2
   exit 1
 }
 
@@ -45,7 +51,7 @@ stop_server() {
   PID=""
   if [ "$rc" -ne 0 ]; then
     fail "server exited with $rc on SIGTERM"
-    tail -20 "$WORK/err" >&2
+    tail -20 "$ERR" >&2
   fi
 }
 
@@ -136,7 +142,8 @@ check_cli() {
   if [ $? -eq 2 ]; then ok; else fail "--port 70000 should exit 2"; fi
   "$BIN" --port 0 --port-file "$WORK/port" >"$WORK/pf.out" 2>/dev/null &
   local pid=$!
-  for _ in $(seq 1 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+  # The port file is written just before the listening line is printed: wait for both.
+  for _ in $(seq 1 100); do [ -s "$WORK/port" ] && grep -q '^listening on ' "$WORK/pf.out" && break; sleep 0.05; done
   if grep -q "127.0.0.1:$(cat "$WORK/port" 2>/dev/null)\$" "$WORK/pf.out"; then ok; else
     fail "--port-file should hold the printed port"; fi
   kill -INT "$pid"

@@ -29,6 +29,7 @@ cases=(
   "menu|menu||rdv-settings-menu|the settings menu on /admin/organisations/1 has no \"Vos agents\" entry (→ /admin/organisations/1/agents)"
   "access-rights|access-rights||rdv-multi-territory-rights|Marc Multi on Ardèche (07) keeps their access rights (allow_to_manage_teams, allow_to_invite_agents, allow_to_download_metrics) — the agent is no longer listed on the territory's agents screen"
   "menu+pagination|menu,pagination||my-tasks-paginator rdv-settings-menu|RESULT: FAIL"
+  "auth-token+labels+access-rights|access-rights,auth-token,labels||private-project-pages draft-project-pages mapper-level-labels rdv-multi-territory-rights|4 failed"
   "all-jobs|all|--jobs 8|private-project-pages draft-project-pages mapper-level-labels qa-mentions task-comment-contributors my-tasks-paginator rdv-settings-menu rdv-multi-territory-rights|8 failed"
 )
 

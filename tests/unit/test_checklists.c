@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_WANT 8
+#define MAX_WANT 12
 
 /* ---- fixture: a hand-built playbook with one check, the bundled folder of the tree ---- */
 
@@ -228,6 +228,64 @@ static const struct lua_case cases[] = {
      NULL,
      {{true, "an authorised user can open project 42 (200 with a JSON body)"},
       {false, "an authorised user can open project 42 — got 200 without the expected JSON"}}},
+    {"a 403 or 401 whose body still holds the protected content is not a refusal",
+     "access.refused(resp(403, PROJECT), P)\n"
+     "access.refused(resp(401, '{\"projectId\":42,\"private\":true}', { ct = 'application/json' "
+     "}),\n"
+     "  { what = 'private project 42', content = \"the project's data\",\n"
+     "    allowed_json = function(p) return p.projectId == 42 end })\n"
+     "access.refused(resp(403, '{\"Error\":\"User not permitted\"}', { ct = 'application/json' "
+     "}),\n"
+     "  { what = 'private project 42', allowed_json = function(p) return p.projectInfo.name end "
+     "})",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{false, "private project 42 is refused — got 403, but the body still holds the project's "
+              "data"},
+      {false, "without a token, private project 42 is refused — got 401, but the body still "
+              "holds the project's data"},
+      {true, "without a token, private project 42 is refused (403 \"User not permitted\")"}}},
+    {"the content beside a log-in form in the layout, or beside 'not found', is no refusal",
+     "local LAYOUT = [[<header><form action='/session'><input type='password' name='pw'>\n"
+     "  </form></header>]] .. PROJECT\n"
+     "access.refused(resp(200, LAYOUT), setmetatable({ who = 'without a token' }, { __index = P "
+     "}))\n"
+     "access.allowed(resp(200, LAYOUT), P)\n"
+     "access.refused(resp(200, PROJECT .. NOT_FOUND), setmetatable({ who = 'without a token' },\n"
+     "  { __index = P }))",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{false, "without a token, private project 42 is refused — got 200 with the project's data, "
+              "beside a log-in page (it asks for a password)"},
+      {false, "can open private project 42 — got 200 with the project's data, beside a log-in "
+              "page"},
+      {false, "without a token, private project 42 is refused — got 200 with the project's data, "
+              "beside \"Project not found\""}}},
+    {"an empty 200 is neither allowed nor refused",
+     "access.allowed(resp(200, '', { ct = 'application/json' }), { what = 'project 42' })\n"
+     "access.allowed(resp(200, ' \\n'), { what = 'project 42' })\n"
+     "access.refused(resp(200, ''), { what = 'project 42' })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{false, "an authorised user can open project 42 — got 200 with an empty body"},
+      {false, "an authorised user can open project 42 — got 200 with an empty body"},
+      {false, "without a token, project 42 is refused — got 200 with an empty body"}}},
+    {"a log-in page in another language, served with 200, counts as refused",
+     "access.refused(resp(200, [[<html lang='fr'><h1>Connexion</h1><form action='/connexion'>\n"
+     "  <input name='email'><input type='PassWord' name='mdp'><button>Se connecter</button>\n"
+     "  </form></html>]]), { who = 'sans se connecter', what = 'la liste des agents' })",
+     UAT_OUTCOME_PASS,
+     NULL,
+     {{true, "sans se connecter, la liste des agents is refused (200 with a log-in page (it asks "
+             "for a password))"}}},
+    {"access.boundary with an outsider whose token is nil is a script error, not an anonymous "
+     "side",
+     "access.boundary({ url = '/p', allowed = 'x', outsider = { token = secrets.mistyped, who = "
+     "'olaf' } })",
+     UAT_OUTCOME_ERROR,
+     "access.boundary: outsider (olaf) has no token, headers or session; is its secret name "
+     "right?",
+     {{false, NULL}}},
     {"access.boundary without a url is a script error",
      "access.boundary({ allowed = 'x' })",
      UAT_OUTCOME_ERROR,
@@ -288,6 +346,20 @@ static const struct lua_case cases[] = {
       {true, "tasks page 2 of 2 holds 1 items"},
       {false, "tasks: no item shows on two pages — repeated: 2 (pages 1 and 2)"}}},
 
+    {"an API repeating items across pages fails without an item_key too",
+     "local data = { { pagination = pg(1, 2, 4, 2), tasks = { { id = 1 }, { id = 2 } } },\n"
+     "  { pagination = pg(2, 2, 4, 2), tasks = { { id = 1 }, { id = 2 } } } }\n"
+     "pagination.json_consistent(function(n) return data[n] end, { what = 'tasks', items = "
+     "'tasks' })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "ceil(4 / 2) = 2"},
+      {true, "page 1 of 2: pagination fields agree"},
+      {true, "page 2 of 2: pagination fields agree"},
+      {true, "tasks page 1 of 2 holds 2 items"},
+      {true, "tasks page 2 of 2 holds 2 items"},
+      {false, "tasks: no item shows on two pages — repeated: {\"id\":1} (pages 1 and 2), "
+              "{\"id\":2} (pages 1 and 2)"}}},
     {"a page that does not answer fails, naming it",
      "local ok = pagination.json_consistent(function(n)\n"
      "  if n == 1 then return { pagination = pg(1, 2, 20, 10) } end\n"
@@ -358,6 +430,78 @@ static const struct lua_case cases[] = {
       {true, "results: the paginator is on the page (3 pages)"},
       {false, "results: page 2 of 3 has a link to the next page"},
       {false, "results: page 2 of 3 has a link to the previous page"}}},
+    {"a numbered paginator offering a page past the last fails",
+     "pagination.html_links(paginator(4), { what = 'My Tasks', pages = 3 })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "My Tasks: the paginator is on the page (3 pages)"},
+      {false, "My Tasks: the paginator links to each of the 3 pages — it also links to page 4, "
+              "which does not exist"},
+      {true, "My Tasks: each page link leads to a different address"}}},
+    {"a next link on the last page or a previous link on the first fails; disabled ones do not",
+     "pagination.html_links(html.parse([[<div class='pagination'><a rel='prev' "
+     "href='?p=2'>Prev</a>\n"
+     "  <a href='?p=4'>Next</a></div>]]), { what = 'results', pages = 3, current = 3 })\n"
+     "pagination.html_links(html.parse([[<div class='pagination'><a href='?p=0'>Previous</a>\n"
+     "  <a href='?p=2'>Next</a></div>]]), { what = 'results', pages = 3, current = 1 })\n"
+     "pagination.html_links(html.parse([[<div class='pagination'><a href='?p=2'>Prev</a>\n"
+     "  <a href='?p=4' class='page-link disabled'>Next</a><button name='p' value='4' "
+     "disabled>Next</button>\n"
+     "  </div>]]), { what = 'results', pages = 3, current = 3 })\n"
+     "pagination.html_links(html.parse([[<div class='pagination'><a href='?p=2' "
+     "aria-disabled='true'>\n"
+     "  Next</a></div>]]), { what = 'results', pages = 1 })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "results: the paginator is on the page (3 pages)"},
+      {true, "results: page 3 of 3 has a link to the previous page"},
+      {false, "results: page 3 of 3 is the last, but it offers a next page: \"Next\" → ?p=4"},
+      {true, "results: the paginator is on the page (3 pages)"},
+      {true, "results: page 1 of 3 has a link to the next page"},
+      {false, "results: page 1 of 3 is the first, but it offers a previous page: \"Previous\" → "
+              "?p=0"},
+      {true, "results: the paginator is on the page (3 pages)"},
+      {true, "results: page 3 of 3 has a link to the previous page"},
+      {true, "results: one page of results, and the paginator offers no other page"}}},
+    {"followed pages that repeat some of an earlier page's items fail, naming them",
+     "local function list(...) local li = {}\n"
+     "  for _, t in ipairs({ ... }) do li[#li + 1] = '<li>task ' .. t .. '</li>' end\n"
+     "  return resp(200, '<ul id=\"l\">' .. table.concat(li) .. '</ul>') end\n"
+     "local pages = { ['/contributions/tasks?page=1'] = list(1, 2, 3),\n"
+     "  ['/contributions/tasks?page=2'] = list(3, 4, 5), ['/contributions/tasks?page=3'] = "
+     "list(1, 2, 3) }\n"
+     "pagination.html_links(paginator(3), { what = 'My Tasks', pages = 3, page_items = "
+     "\"//ul[@id='l']/li\",\n"
+     "  fetch = function(url) return pages[url] end })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "the paginator is on the page (3 pages)"},
+      {true, "the paginator links to each of the 3 pages"},
+      {true, "each page link leads to a different address"},
+      {true, "My Tasks: the link to page 1 (/contributions/tasks?page=1) answers"},
+      {true, "My Tasks: page 1 shows its own items (3)"},
+      {true, "the link to page 2 (/contributions/tasks?page=2) answers"},
+      {false, "My Tasks: page 2 shows its own items (3), but 1 of them already on page 1: task 3"},
+      {true, "the link to page 3 (/contributions/tasks?page=3) answers"},
+      {false, "My Tasks: page 3 shows its own items (3), the same as page 1"}}},
+    {"followed pages that repeat some of an earlier page's items fail (the last one)",
+     "local function list(...) local li = {}\n"
+     "  for _, t in ipairs({ ... }) do li[#li + 1] = '<li>task ' .. t .. '</li>' end\n"
+     "  return resp(200, '<ul id=\"l\">' .. table.concat(li) .. '</ul>') end\n"
+     "local pages = { ['/contributions/tasks?page=1'] = list(1, 2),\n"
+     "  ['/contributions/tasks?page=2'] = list(1, 2) }\n"
+     "pagination.html_links(paginator(2), { what = 'My Tasks', pages = 2, page_items = "
+     "\"//ul[@id='l']/li\",\n"
+     "  fetch = function(url) return pages[url] end })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "the paginator is on the page (2 pages)"},
+      {true, "the paginator links to each of the 2 pages"},
+      {true, "each page link leads to a different address"},
+      {true, "the link to page 1"},
+      {true, "My Tasks: page 1 shows its own items (2)"},
+      {true, "the link to page 2"},
+      {false, "My Tasks: page 2 shows its own items (2), the same as page 1"}}},
     {"html_links without the number of pages is a script error",
      "pagination.html_links(paginator(2), {})",
      UAT_OUTCOME_ERROR,
@@ -397,6 +541,48 @@ static const struct lua_case cases[] = {
      {{true, "the menu has \"Organisation\" → https://rdv.example.org/admin/organisations/1/"},
       {true, "the menu has \"Vos agents\" → /admin/agents"},
       {true, "the entries found are returned"}}},
+    {"an entry present but hidden from users fails, saying how it is hidden",
+     "local doc = html.parse([[<ul id='settings'>\n"
+     "  <li hidden><a href='/admin/organisations/1/agents'>Vos agents</a></li>\n"
+     "  <li><a aria-hidden='true' href='/admin/organisations/1/invitations'>Vos invitations</a>"
+     "</li>\n"
+     "  <li style='DISPLAY: none'><a href='/admin/organisations/1/lieux'>Lieux</a></li>\n"
+     "  <li class='nav-item d-none'><a href='/admin/organisations/1/motifs'>Motifs</a></li>\n"
+     "  <li><a href='/admin/organisations/1'>Organisation</a></li></ul>]])\n"
+     "menu.has_entries(doc, SETTINGS, {\n"
+     "  { label = 'Vos agents', href = '/admin/organisations/1/agents' },\n"
+     "  { label = 'Vos invitations', href = '/admin/organisations/1/invitations' },\n"
+     "  { label = 'Lieux', href = '/admin/organisations/1/lieux' },\n"
+     "  { label = 'Motifs', href = '/admin/organisations/1/motifs' },\n"
+     "  { label = 'Organisation', href = '/admin/organisations/1' } })\n"
+     "menu.has_entries(html.parse([[<nav style='display:none'><ul id='settings'><li>\n"
+     "  <a href='/a'>A</a></li></ul></nav>]]), SETTINGS, { { label = 'A', href = '/a' } })\n"
+     "menu.has_entries(html.parse([[<ul id='settings'><li><a href='/z'>Z</a></li></ul>]]),\n"
+     "  SETTINGS, { { label = 'Z', href = '/z' } })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{false, "the menu: \"Vos agents\" (→ /admin/organisations/1/agents) is there but hidden "
+              "from users (the hidden attribute on its li)"},
+      {false, "the menu: \"Vos invitations\" (→ /admin/organisations/1/invitations) is there but "
+              "hidden from users (aria-hidden=\"true\")"},
+      {false, "is there but hidden from users (display:none on its li)"},
+      {false, "is there but hidden from users (class \"nav-item d-none\" on its li)"},
+      {true, "the menu has \"Organisation\" → /admin/organisations/1"},
+      {false, "the menu: \"A\" (→ /a) is there but hidden from users (display:none on its nav)"},
+      {true, "the menu has \"Z\" → /z"}}},
+    {"one label leading to two places fails; a no-break space is a space",
+     "local doc = html.parse([[<ul id='settings'><li><a href='/admin/agents'>Vos agents</a></li>\n"
+     "  <li><a href='/admin/organisations/1/agents'>Vos&nbsp;agents</a></li></ul>]])\n"
+     "menu.has_entries(doc, SETTINGS, { { label = 'Vos agents', href = "
+     "'/admin/organisations/1/agents' } })\n"
+     "menu.has_entries(html.parse([[<ul id='settings'><li><a href='/b'>Vos&nbsp;agents</a></li>"
+     "</ul>]]),\n"
+     "  SETTINGS, { { label = 'Vos agents', href = '/b' } })",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{false, "the menu: \"Vos agents\" is there twice, leading to /admin/organisations/1/agents "
+              "and to /admin/agents"},
+      {true, "the menu has \"Vos agents\" → /b"}}},
     {"a missing menu is one failure naming its XPath",
      "menu.has_entries(html.parse('<p>x</p>'), \"//ul[@id='settings']\", { { label = 'A', "
      "href = '/a' } }, { name = 'the settings menu' })",
@@ -411,6 +597,56 @@ static const struct lua_case cases[] = {
      UAT_OUTCOME_PASS,
      NULL,
      {{true, "thresholds"}}},
+    {"a profile whose visible label contradicts its data-level fails, naming both",
+     "local function profile(attr, text) return resp(200, ('<span id=\"mapper-level\" "
+     "data-level=\"%s\">'\n"
+     "  .. '%s</span>'):format(attr, text)) end\n"
+     "local pages = { ana = profile('intermediate', 'Beginner'), bob = profile('beginner', "
+     "'Intermediate'),\n"
+     "  cy = profile('intermediate', 'Intermediate') }\n"
+     "local json_ct = { ct = 'application/json' }\n"
+     "local fake = { get = function(url)\n"
+     "  local u = url:match('^/users/(%a+)$')\n"
+     "  if u then return pages[u] end\n"
+     "  if url:find('/openstreetmap/') then\n"
+     "    return setmetatable(resp(200, '', json_ct), { __index = { json = function() return\n"
+     "      { changesetCount = 312 } end } }) end\n"
+     "  return setmetatable(resp(200, '', json_ct), { __index = { json = function() return\n"
+     "    { mappingLevel = 'INTERMEDIATE' } end } })\n"
+     "end }\n"
+     "http = setmetatable(fake, { __index = http })\n"
+     "for _, u in ipairs({ 'ana', 'bob', 'cy' }) do tm.expect_mapper_level(u) end",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "the API gives ana's OpenStreetMap changesets"},
+      {true, "the API gives ana's profile"},
+      {true, "the API gives ana (312 changesets) level INTERMEDIATE"},
+      {false, "ana (312 changesets) is labelled Intermediate on their profile — got Beginner"},
+      {true, "the API gives bob's OpenStreetMap changesets"},
+      {true, "the API gives bob's profile"},
+      {true, "the API gives bob (312 changesets) level INTERMEDIATE"},
+      {false, "bob (312 changesets) is labelled Intermediate on their profile — it reads "
+              "Intermediate, but its data-level is beginner"},
+      {true, "the API gives cy's OpenStreetMap changesets"},
+      {true, "the API gives cy's profile"},
+      {true, "the API gives cy (312 changesets) level INTERMEDIATE"},
+      {true, "cy (312 changesets) is labelled Intermediate on their profile"}}},
+    {"contributions without a userContributions list fail; an empty list is not checked against "
+     "nothing",
+     "http = setmetatable({ get = function(url)\n"
+     "  if url:find('/contributions/') then\n"
+     "    return setmetatable(resp(200, '{}', { ct = 'application/json' }),\n"
+     "      { __index = { json = function() return {} end } })\n"
+     "  end\n"
+     "  return resp(200, \"<ul id='mention-suggestions'></ul>\")\n"
+     "end }, { __index = http })\n"
+     "tm.expect_mentions(1, tm.contributors(1, 'tok'))",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "the API lists the contributors of project 1 (GET /api/v2/projects/1/contributions/)"},
+      {false, "the contributions of project 1 hold a userContributions list"},
+      {true, "project 1's Q&A page opens"},
+      {true, "typing @ in project 1's Q&A suggests its 0 contributors"}}},
     {"project pages, mention lists and CSRF tokens are read from the page",
      "expect.eq({ tm.project_page(html.parse(NOT_FOUND)) }, { 'not_found', '403 PrivateProject' "
      "}, 'not found')\n"
@@ -430,6 +666,32 @@ static const struct lua_case cases[] = {
       {true, "no list"},
       {true, "meta"},
       {true, "form"}}},
+    {"an invitation answered by a redirect to sign in (or by a bare 302) is not accepted",
+     "local FORM = resp(200, \"<form><input name='authenticity_token' value='t1'></form>\")\n"
+     "local function session(answer)\n"
+     "  return { get = function(self, url) return url == '/done' and\n"
+     "             resp(200, \"<div id='flash-notice'>Invitation envoyée</div>\") or FORM end,\n"
+     "           post = function(self, url, o) return answer end }\n"
+     "end\n"
+     "local ok = rdv.invite(session(resp(302, '', { location = "
+     "'https://rdv.test/agents/sign_in?x=1' })),\n"
+     "  1, 'marc@x.fr', 2)\n"
+     "expect.eq(ok, false, 'not invited')\n"
+     "rdv.invite(session(resp(302, '')), 1, 'marc@x.fr', 2)\n"
+     "local invited, notice = rdv.invite(session(resp(302, '', { location = '/done' })), 1, "
+     "'marc@x.fr', 2)\n"
+     "expect.eq(notice, 'Invitation envoyée', 'notice')",
+     UAT_OUTCOME_FAIL,
+     NULL,
+     {{true, "the invitations screen of organisation 1 opens with its form (200)"},
+      {false, "the admin can invite marc@x.fr to territory 2 — got 302 to "
+              "https://rdv.test/agents/sign_in?x=1: the session was signed out"},
+      {true, "not invited"},
+      {true, "opens with its form"},
+      {false, "the admin can invite marc@x.fr to territory 2 — got 302 without a Location"},
+      {true, "opens with its form"},
+      {true, "the admin can invite marc@x.fr to territory 2"},
+      {true, "notice"}}},
     {"access rights lost or a row gone fail, naming what was lost",
      "local before = { agent_2 = { rights = { 'allow_to_manage_teams', "
      "'allow_to_download_metrics' } } }\n"
