@@ -102,10 +102,6 @@ run_case() { # name break options expected-ids expected-text
   errored=$(jq -r '[.checks[] | select(.outcome == "error") | "\(.id): \(.error)"] | join("; ")' "$dir/report.json")
   [[ -z $errored ]] || fail "$name" "checks errored (a script bug, not a caught regression): $errored"
   grep -qF -- "$want_text" "$dir/out.txt" || fail "$name" "the output does not say: $want_text"
-  if [[ $name == healthy ]]; then
-    jq -e '.duration_s < 2' "$dir/report.json" >/dev/null ||
-      fail "$name" "the healthy playbook took $(jq .duration_s "$dir/report.json") s, expected under 2 s"
-  fi
   if ((failures > start)); then
     echo "--- output of [$name]:" >&2
     cat "$dir/out.txt" >&2
