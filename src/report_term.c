@@ -382,18 +382,25 @@ void uat_term_summary(const struct uat_term *t, const struct uat_run_result *run
   add(&b, "\n");
   char took[32];
   uat_duration_format(run->duration_s, took, sizeof took);
+  const char *plural = run->nchecks == 1 ? "" : "s";
+  /* "failed" above counts both; say how many stopped on an error rather than on what they
+   * expected, since those point at the script, the network or a timeout. */
   if (run->nchecks == 0)
     snprintf(line, sizeof line, "no checks ran (%s)", took);
-  else if (n.errored)
-    /* "failed" above counts both; say how many stopped on an error rather than on what they
-     * expected, since those point at the script, the network or a timeout. */
+  else if (n.errored && n.failed)
     snprintf(line, sizeof line,
-             "%zu check%s in %s — %zu of the %zu failed on an error (script, "
-             "network or timeout)",
-             run->nchecks, run->nchecks == 1 ? "" : "s", took, n.errored, n.failed + n.errored);
+             "%zu check%s in %s — %zu of the %zu failed on an error (script, network or timeout)",
+             run->nchecks, plural, took, n.errored, n.failed + n.errored);
+  else if (n.errored == 1)
+    snprintf(line, sizeof line,
+             "%zu check%s in %s — the failure was an error (script, network or timeout)",
+             run->nchecks, plural, took);
+  else if (n.errored)
+    snprintf(line, sizeof line,
+             "%zu check%s in %s — all %zu failures were errors (script, network or timeout)",
+             run->nchecks, plural, took, n.errored);
   else
-    snprintf(line, sizeof line, "%zu check%s in %s", run->nchecks, run->nchecks == 1 ? "" : "s",
-             took);
+    snprintf(line, sizeof line, "%zu check%s in %s", run->nchecks, plural, took);
   add_styled(&b, DIM, line, "");
   add(&b, "\n");
   if (n.failed + n.errored)
