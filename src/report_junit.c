@@ -181,8 +181,9 @@ static int write_testcase(xmlTextWriterPtr w, const struct uat_check_result *r,
   struct uat_strbuf name;
   uat_strbuf_init(&name, 0);
   const char *id = r->id ? r->id : "?";
-  int failed = r->title && *r->title ? uat_strbuf_addf(&name, "%s: %s", id, r->title)
-                                     : uat_strbuf_adds(&name, id);
+  /* A check without a title has its id as title: "ok", not "ok: ok". */
+  bool titled = r->title && *r->title && strcmp(r->title, id) != 0;
+  int failed = titled ? uat_strbuf_addf(&name, "%s: %s", id, r->title) : uat_strbuf_adds(&name, id);
   if (failed || start(w, "testcase") || attr(w, "classname", classname) ||
       attr(w, "name", name.buf) || attr_seconds(w, "time", r->duration_s)) {
     uat_strbuf_release(&name);

@@ -74,7 +74,8 @@ static struct uat_run_result *mixed_run(void) {
   struct uat_check_result *r = add_check(run, "home", "Home page loads", UAT_OUTCOME_PASS, 0.12);
   expect_ok(r, "home returns 200");
   assert_int_equal(uat_check_result_add_log(r, "GET / took 12ms"), 0);
-  add_check(run, "projects", "Project list", UAT_OUTCOME_PASS, 0.3);
+  /* no title in the playbook: the title is the id */
+  add_check(run, "projects", "projects", UAT_OUTCOME_PASS, 0.3);
   r = add_check(run, "login", "Log in works", UAT_OUTCOME_FAIL, 1.234);
   expect_ok(r, "login form present");
   expect_failed(r, "status is 200", "500", "200", "login.lua:12");
@@ -531,6 +532,7 @@ static void junit_counts_names_and_problems(void **state) {
   assert_xpath(doc, "count(//testcase[@classname='uatrun.tasking-manager-staging-uat'])", "5");
   assert_xpath(doc, "string(//testcase[1]/@name)", "home: Home page loads");
   assert_xpath(doc, "string(//testcase[1]/@time)", "0.120");
+  assert_xpath(doc, "string(//testcase[2]/@name)", "projects");
   assert_xpath(doc, "string(//testcase[5]/@name)", "about");
   assert_xpath(doc, "count(//testcase[1]/*[name()!='system-out'])", "0");
   assert_xpath(doc, "string(//testcase[1]/system-out)", "GET / took 12ms\n");
