@@ -84,6 +84,7 @@ static int write_reports(struct uat_context *ctx, const struct uat_run_result *r
   const struct uat_cli_options *o = ctx->opts;
   struct uat_error err;
   int rc = UAT_EXIT_OK;
+  fflush(o->out); /* a report's error then follows the run's lines in a shared CI log */
   if (o->report_junit && uat_report_junit_write(run, o->report_junit, &err) != 0) {
     uat_cli_error(o, "%s", err.text);
     rc = UAT_EXIT_USAGE;
@@ -188,6 +189,7 @@ static struct uat_run_result *run_checks(struct uat_context *ctx, const char *di
 }
 
 void uat_execute_run_stop(const struct uat_context *ctx, bool recorded, int rc) {
+  fflush(ctx->opts->out); /* after the run's own lines, where both streams share a CI log */
   uat_cli_error(ctx->opts,
                 "a check did not stop at its timeout (see above); %s and uatrun stops here "
                 "with exit %d%s",
