@@ -658,6 +658,8 @@ int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
     run_rc = uat_execute_run(&ctx, &run);
     ctx.opts = opts;
     /* Nothing ran, or the run could not be recorded: there is nothing to decide on. */
+    if (run && run->abandoned && run_rc == UAT_EXIT_LEDGER)
+      uat_execute_run_stop(&ctx, false, run_rc);
     if (!run || run_rc == UAT_EXIT_LEDGER) {
       uat_run_result_free(run);
       uat_context_close(&ctx);
@@ -668,6 +670,10 @@ int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
   /* A report that did not reach the disk fails the command even when the gate is open. */
   if (run_rc == UAT_EXIT_USAGE && rc != UAT_EXIT_LEDGER)
     rc = UAT_EXIT_USAGE;
+  /* A check stuck in a C call still reads ctx: stop once the verdict and its report are out.
+   * The run it is in errored, so the gate cannot be open. */
+  if (run && run->abandoned)
+    uat_execute_run_stop(&ctx, true, rc == UAT_EXIT_OK ? UAT_EXIT_FAILED : rc);
   uat_run_result_free(run);
   uat_context_close(&ctx);
   return rc;

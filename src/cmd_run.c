@@ -84,6 +84,7 @@ static int write_reports(struct uat_context *ctx, const struct uat_run_result *r
   const struct uat_cli_options *o = ctx->opts;
   struct uat_error err;
   int rc = UAT_EXIT_OK;
+  fflush(o->out); /* a report's error then follows the run's lines in a shared CI log */
   if (o->report_junit && uat_report_junit_write(run, o->report_junit, &err) != 0) {
     uat_cli_error(o, "%s", err.text);
     rc = UAT_EXIT_USAGE;
@@ -187,14 +188,13 @@ static struct uat_run_result *run_checks(struct uat_context *ctx, const char *di
   return run;
 }
 
-/* A check stuck inside a C call still runs on an abandoned thread that reads
- * the playbook: nothing may be freed under it, so the process ends here, once
- * the run is recorded and reported. */
-static void stop_with_stuck_checks(struct uat_context *ctx, int rc) {
+void uat_execute_run_stop(const struct uat_context *ctx, bool recorded, int rc) {
+  fflush(ctx->opts->out); /* after the run's own lines, where both streams share a CI log */
   uat_cli_error(ctx->opts,
-                "a check did not stop at its timeout (see above); the run is recorded and "
-                "uatrun stops here with exit %d%s",
-                rc, strcmp(ctx->opts->command, "gate") == 0 ? ": the gate stays closed" : "");
+                "a check did not stop at its timeout (see above); %s and uatrun stops here "
+                "with exit %d%s",
+                !recorded ? "the run could not be recorded" : "the run is recorded", rc,
+                strcmp(ctx->opts->command, "gate") == 0 ? ": the gate stays closed" : "");
   fflush(NULL);
   _exit(rc);
 }
@@ -232,8 +232,6 @@ int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out) {
     rc = report_rc != UAT_EXIT_OK     ? report_rc
          : uat_run_result_passed(run) ? UAT_EXIT_OK
                                       : UAT_EXIT_FAILED;
-  if (run->abandoned)
-    stop_with_stuck_checks(ctx, rc);
   return rc;
 }
 
@@ -246,6 +244,8 @@ int uat_cmd_run(const struct uat_cli_options *opts) {
   }
   struct uat_run_result *run = NULL;
   int rc = uat_execute_run(&ctx, &run);
+  if (run && run->abandoned)
+    uat_execute_run_stop(&ctx, rc != UAT_EXIT_LEDGER, rc);
   uat_run_result_free(run);
   uat_context_close(&ctx);
   return rc;

@@ -51,7 +51,12 @@ int uat_context_check_report_target(const struct uat_context *ctx, const char *p
 /* Runs the selected checks with terminal output, writes the --report-* files and
  * records the run in the ledger (prints the new chain head). Shared by run and gate.
  * Returns an exit code: 0 passed, 1 failed, 2 report unwritable, 4 ledger error;
- * *out receives the run (caller frees) when checks ran. */
+ * *out receives the run (caller frees) when checks ran. When (*out)->abandoned is set, a
+ * check stuck in one C call still runs on a thread that reads ctx: the caller frees
+ * nothing, finishes its output and ends the process with uat_execute_run_stop. */
 int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out);
+/* Says why uatrun stops there (a stuck check; whether the run was recorded) and ends the
+ * process at once with exit code rc, so nothing is freed under the stuck thread. */
+_Noreturn void uat_execute_run_stop(const struct uat_context *ctx, bool recorded, int rc);
 
 #endif

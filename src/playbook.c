@@ -20,7 +20,6 @@
 /* Deeper nesting is refused: libyaml slows quadratically with depth and to_json recurses. */
 #define MAX_DEPTH 64
 #define MIN_MEMORY_CAP ((size_t)1024 * 1024)
-#define MAX_RETRIES 10
 #define DEFAULT_LEDGER ".uatrun/ledger.db"
 /* The playbook and its scripts are read whole (and again by the digest, at the same cap):
  * a bigger file is a wrong path (/dev/zero, a log), not a playbook. */
@@ -955,7 +954,7 @@ static int parse_check_limits(struct loader *L, yaml_node_t *map, struct uat_che
   if ((n = field(L, map, "timeout", NULL)) && want_duration(L, n, "timeout", false, &c->timeout_s))
     return -1;
   if ((n = field(L, map, "retries", NULL)) &&
-      want_int(L, n, "retries", 0, MAX_RETRIES, &c->retries))
+      want_int(L, n, "retries", 0, UAT_MAX_RETRIES, &c->retries))
     return -1;
   if ((n = field(L, map, "memory", NULL)) && want_size(L, n, "memory", &c->memory_cap))
     return -1;

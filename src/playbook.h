@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #define UAT_DEFAULT_TIMEOUT_S 10.0
+#define UAT_MAX_RETRIES 10 /* checks[].retries is 0 to this */
 #define UAT_DEFAULT_MEMORY_CAP ((size_t)64 * 1024 * 1024)
 #define UAT_DEFAULT_SIGNOFF_MAX_AGE_S (72.0 * 3600)
 #define UAT_SECRET_MIN_LEN 4 /* shorter values cannot be masked without showing them */

@@ -16,14 +16,15 @@ long uat_runner_select(const struct uat_playbook *pb, const char *const *only, s
   for (size_t c = 0; c < pb->nchecks; c++) {
     selected[c] = nonly == 0;
     for (size_t s = 0; s < nonly && !selected[c]; s++)
-      selected[c] = strcmp(pb->checks[c].id, only[s]) == 0 ||
-                    uat_check_has_tag(&pb->checks[c], only[s]);
+      selected[c] =
+          strcmp(pb->checks[c].id, only[s]) == 0 || uat_check_has_tag(&pb->checks[c], only[s]);
     count += selected[c];
   }
   for (size_t s = 0; s < nonly; s++) {
     bool matched = false;
     for (size_t c = 0; c < pb->nchecks && !matched; c++)
-      matched = strcmp(pb->checks[c].id, only[s]) == 0 || uat_check_has_tag(&pb->checks[c], only[s]);
+      matched =
+          strcmp(pb->checks[c].id, only[s]) == 0 || uat_check_has_tag(&pb->checks[c], only[s]);
     if (!matched)
       return uat_error_set(err,
                            "--only '%s' matches no check id or tag in '%s'; "
@@ -37,7 +38,7 @@ struct work {
   const struct uat_runner_options *opts;
   struct uat_run_result *run;
   const struct uat_check **queue; /* selected checks, in playbook order */
-  size_t next;                   /* next index of queue to start */
+  size_t next;                    /* next index of queue to start */
   size_t done;
   pthread_mutex_t lock;
   int failed; /* a result could not be allocated */
@@ -149,7 +150,66 @@ static int run_attempt(const struct uat_check_env *env, struct uat_check_result 
   return out->error ? 0 : uat_error_set(err, "out of memory");
 }
 
-/* Runs every attempt of one check; keeps the last attempt's result. */
+#define MAX_NOTE 4096 /* bytes of an earlier attempt's line, as log() lines */
+
+/* One log line saying why an earlier attempt did not pass, which the retry would otherwise
+ * hide (a flaky staging). Its texts are already redacted. Caller frees; NULL: out of memory. */
+static char *attempt_note(const struct uat_check_result *r, int attempt) {
+  const struct uat_expectation *e = NULL;
+  for (size_t i = 0; i < r->nexpectations && !e; i++)
+    if (!r->expectations[i].ok)
+      e = &r->expectations[i];
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  int rc = uat_strbuf_addf(&sb, "attempt %d %s: ", attempt,
+                           r->outcome == UAT_OUTCOME_ERROR ? "errored" : "failed");
+  if (r->outcome == UAT_OUTCOME_ERROR || !e) {
+    rc |= uat_strbuf_adds(&sb, r->error ? r->error : "no reason recorded");
+  } else {
+    rc |= uat_strbuf_adds(&sb, e->message);
+    if (e->where)
+      rc |= uat_strbuf_addf(&sb, " (%s)", e->where);
+    if (e->expected)
+      rc |= uat_strbuf_addf(&sb, ": expected %s", e->expected);
+    if (e->actual)
+      rc |= uat_strbuf_addf(&sb, "%s actual %s", e->expected ? "," : ":", e->actual);
+    size_t more = uat_check_result_failed_expectations(r) - 1;
+    if (more)
+      rc |= uat_strbuf_addf(&sb, " (and %zu more failed expectation%s)", more, more > 1 ? "s" : "");
+  }
+  if (rc != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
+  }
+  char *line = uat_strbuf_take(&sb);
+  if (line && strlen(line) > MAX_NOTE) {
+    static const char mark[] = "... (truncated)";
+    size_t n = MAX_NOTE;
+    while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80)
+      n--; /* do not split a UTF-8 sequence */
+    memcpy(line + n, mark, sizeof mark);
+  }
+  return line;
+}
+
+/* Puts the notes of earlier attempts before the log lines of the attempt that counts. */
+static int prepend_notes(struct uat_check_result *out, char **notes, size_t nnotes) {
+  if (nnotes == 0)
+    return 0;
+  char **logs = malloc((nnotes + out->nlogs) * sizeof *logs);
+  if (!logs)
+    return -1;
+  memcpy(logs, notes, nnotes * sizeof *logs);
+  if (out->nlogs)
+    memcpy(logs + nnotes, out->logs, out->nlogs * sizeof *logs);
+  free(out->logs);
+  out->logs = logs;
+  out->nlogs += nnotes;
+  return 0;
+}
+
+/* Runs every attempt of one check; keeps the last attempt's result, with a log line per
+ * earlier attempt saying why it did not pass. */
 static int run_check(const struct uat_runner_options *o, const struct uat_check *check,
                      struct uat_check_result *out, struct uat_error *err, bool *stuck) {
   struct uat_check_env env = {
@@ -159,15 +219,34 @@ static int run_check(const struct uat_runner_options *o, const struct uat_check 
       .base_url = o->base_url,
       .verbose = o->verbose,
   };
-  int attempts = 0;
+  char *notes[UAT_MAX_RETRIES + 1];
+  size_t nnotes = 0;
+  int attempts = 0, rc = 0;
   for (;;) {
     uat_check_result_clear(out);
     attempts++;
-    if (run_attempt(&env, out, err, stuck) != 0)
-      return -1;
+    if (run_attempt(&env, out, err, stuck) != 0) {
+      rc = -1;
+      break;
+    }
     if (*stuck || out->outcome == UAT_OUTCOME_PASS || attempts > check->retries)
       break;
+    if (nnotes < sizeof notes / sizeof *notes) {
+      if (!(notes[nnotes] = attempt_note(out, attempts))) {
+        rc = uat_error_set(err, "out of memory");
+        break;
+      }
+      nnotes++;
+    }
   }
+  if (rc == 0 && prepend_notes(out, notes, nnotes) == 0)
+    nnotes = 0; /* out->logs owns them now */
+  else if (rc == 0)
+    rc = uat_error_set(err, "out of memory");
+  for (size_t i = 0; i < nnotes; i++)
+    free(notes[i]);
+  if (rc != 0)
+    return -1;
   out->id = strdup(check->id);
   out->title = strdup(check->title ? check->title : check->id);
   out->attempts = attempts;
