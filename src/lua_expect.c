@@ -16,7 +16,7 @@
 #define MESSAGE_MAX 4096 /* bytes of a script's message kept */
 #define EXPECT_MAX 10000 /* expectations recorded per check */
 #define EXPECT_MAX_TEXT "10000"
-#define EQ_DEPTH 100  /* deep equality gives up (unequal) below this */
+#define EQ_DEPTH 100  /* deep equality raises an error below this */
 #define SHOW_DEPTH 20 /* nested tables shown as {...} below this */
 
 /* ---- showing values ----------------------------------------------------------- */
@@ -444,8 +444,14 @@ static bool deep_equal(lua_State *L, int a, int b, int depth, struct eq_walk *w)
     return true;
   if (lua_type(L, a) != LUA_TTABLE || lua_type(L, b) != LUA_TTABLE)
     return false;
-  if (depth >= EQ_DEPTH || !lua_checkstack(L, 8))
-    return false;
+  /* Giving up as "unequal" would fail two equal tables with identical-looking values. */
+  if (depth >= EQ_DEPTH)
+    luaL_error(L,
+               "expect.eq cannot compare tables nested deeper than %d levels; compare a part "
+               "of them",
+               EQ_DEPTH);
+  if (!lua_checkstack(L, 8))
+    luaL_error(L, "expect.eq: out of Lua stack comparing nested tables");
   int top = lua_gettop(L);
   a = unwrap_readonly(L, a);
   b = unwrap_readonly(L, b);

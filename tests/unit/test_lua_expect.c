@@ -296,6 +296,13 @@ static void test_deep_eq_bounded(void **state) {
   assert_false(r.expectations[1].ok);
   uat_check_result_clear(&r);
 
+  /* past the depth limit: an error saying so, not a failure showing two identical values */
+  snprintf(source, sizeof source, "%sexpect.eq(mk(150), mk(150))", chain);
+  run(f, source, &r);
+  assert_int_equal(r.outcome, UAT_OUTCOME_ERROR);
+  assert_non_null(strstr(r.error, "expect.eq cannot compare tables nested deeper than 100 levels"));
+  uat_check_result_clear(&r);
+
   f->check.timeout_s = 0.5;
   run(f,
       "local function dag(n) local t = {} for i = 1, n do t = {a = t, b = t} end return t end\n"
