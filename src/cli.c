@@ -62,41 +62,45 @@ struct option_def {
   const char *name; /* long form, without "--" */
   char shortname;   /* 0: none */
   enum opt_kind kind;
-  unsigned commands; /* which commands accept it */
-  const char *arg;   /* placeholder shown in usage */
-  const char *help;  /* what it does, for --help */
+  unsigned commands;   /* which commands accept it */
+  const char *arg;     /* placeholder shown in usage */
+  const char *help;    /* what it does, for --help */
+  const char *why_not; /* added to "does not apply" where a user may well expect it */
 };
 
 static const struct option_def options[] = {
-    {"release", 0, OPT_VALUE, CMD_ALL & ~CMD_VERIFY & ~CMD_LINT, "VERSION",
-     "release under test (default: $UATRUN_RELEASE, $CI_COMMIT_TAG, …)"},
+    {"release", 0, OPT_VALUE, CMD_ALL & ~CMD_VERIFY & ~CMD_LINT & ~CMD_HISTORY, "VERSION",
+     "release under test (default: $UATRUN_RELEASE, $CI_COMMIT_TAG, …)", NULL},
+    {"release", 0, OPT_VALUE, CMD_HISTORY, "VERSION",
+     "show only this release (default: every release)", NULL},
     {"commit", 0, OPT_VALUE, CMD_ALL & ~CMD_VERIFY & ~CMD_LINT & ~CMD_HISTORY, "SHA",
-     "commit under test (default: $UATRUN_COMMIT, $GITHUB_SHA, $CI_COMMIT_SHA, …)"},
-    {"only", 0, OPT_VALUE, CMD_RUNS | CMD_LINT, "ID|TAG",
-     "only the checks with this id or tag (repeatable)"},
-    {"jobs", 'j', OPT_VALUE, CMD_RUNS, "N", "run N checks at a time (1 to 64, default 1)"},
+     "commit under test (default: $UATRUN_COMMIT, $GITHUB_SHA, $CI_COMMIT_SHA, …)", NULL},
+    {"only", 0, OPT_VALUE, CMD_RUN | CMD_LINT, "ID|TAG",
+     "only the checks with this id or tag (repeatable)",
+     "the gate judges a run of every check; `uatrun run --only` tries a few"},
+    {"jobs", 'j', OPT_VALUE, CMD_RUNS, "N", "run N checks at a time (1 to 64, default 1)", NULL},
     {"var", 0, OPT_VALUE, CMD_RUNS | CMD_LINT | CMD_STATUS, "KEY=VALUE",
-     "override a var declared under vars: (repeatable)"},
-    {"base-url", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "URL", "override target.base_url"},
-    {"report-junit", 0, OPT_VALUE, CMD_RUNS, "FILE", "write a JUnit XML report"},
-    {"report-json", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "FILE", "write a JSON report"},
-    {"quiet", 'q', OPT_FLAG, CMD_ALL, NULL, "print only failures and the summary"},
+     "override a var declared under vars: (repeatable)", NULL},
+    {"base-url", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "URL", "override target.base_url", NULL},
+    {"report-junit", 0, OPT_VALUE, CMD_RUNS, "FILE", "write a JUnit XML report", NULL},
+    {"report-json", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "FILE", "write a JSON report", NULL},
+    {"quiet", 'q', OPT_FLAG, CMD_ALL, NULL, "print only failures and the summary", NULL},
     {"verbose", 'v', OPT_FLAG, CMD_ALL, NULL,
-     "also print logs, request dumps (secrets hidden) and tracebacks"},
-    {"no-color", 0, OPT_FLAG, CMD_ALL, NULL, "no colours (also when NO_COLOR is set)"},
+     "also print logs, request dumps (secrets hidden) and tracebacks", NULL},
+    {"no-color", 0, OPT_FLAG, CMD_ALL, NULL, "no colours (also when NO_COLOR is set)", NULL},
     {"no-run", 0, OPT_FLAG, CMD_GATE, NULL,
-     "judge the latest recorded run instead of running the checks"},
-    {"role", 0, OPT_VALUE, CMD_SIGNOFF, "ROLE", "the role you sign for (required)"},
+     "judge the latest recorded run instead of running the checks", NULL},
+    {"role", 0, OPT_VALUE, CMD_SIGNOFF, "ROLE", "the role you sign for (required)", NULL},
     {"item", 0, OPT_VALUE, CMD_SIGNOFF, "ID",
-     "the item to decide (without it, on a terminal: asks item by item)"},
-    {"approve", 0, OPT_FLAG, CMD_SIGNOFF, NULL, "approve the item given with --item"},
-    {"reject", 0, OPT_FLAG, CMD_SIGNOFF, NULL, "reject it (needs --note with the reason)"},
-    {"note", 0, OPT_VALUE, CMD_SIGNOFF, "TEXT", "a note recorded with the decision"},
+     "the item to decide (without it, on a terminal: asks item by item)", NULL},
+    {"approve", 0, OPT_FLAG, CMD_SIGNOFF, NULL, "approve the item given with --item", NULL},
+    {"reject", 0, OPT_FLAG, CMD_SIGNOFF, NULL, "reject it (needs --note with the reason)", NULL},
+    {"note", 0, OPT_VALUE, CMD_SIGNOFF, "TEXT", "a note recorded with the decision", NULL},
     {"by", 0, OPT_VALUE, CMD_SIGNOFF, "NAME",
-     "who signs (default: $UATRUN_USER, then your login name)"},
+     "who signs (default: $UATRUN_USER, then your login name)", NULL},
     {"head", 0, OPT_VALUE, CMD_VERIFY, "HASH",
-     "also check against a chain head recorded elsewhere (a CI log)"},
-    {"limit", 'n', OPT_VALUE, CMD_HISTORY, "N", "show at most N entries"},
+     "also check against a chain head recorded elsewhere (a CI log)", NULL},
+    {"limit", 'n', OPT_VALUE, CMD_HISTORY, "N", "show at most N entries", NULL},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -123,9 +127,6 @@ static void print_options(FILE *out, const struct command *only) {
     const struct option_def *d = &options[i];
     if (only && !(d->commands & only->bit))
       continue;
-    /* gate accepts --only just to explain why it refuses it (cmd_gate.c): not an option. */
-    if (only && only->bit == CMD_GATE && !strcmp(d->name, "only"))
-      continue;
     char form[64];
     snprintf(form, sizeof form, "%s%c%s--%s%s%s", d->shortname ? "-" : "",
              d->shortname ? d->shortname : ' ', d->shortname ? ", " : "", d->name,
@@ -136,11 +137,7 @@ static void print_options(FILE *out, const struct command *only) {
     for (size_t c = 0; !only && c < COUNT(commands); c++)
       if (d->commands == commands[c].bit)
         owner = commands[c].name;
-    const char *help = d->help;
-    /* history filters by an explicit --release only (cmd_history.c): no default applies. */
-    if (only && only->bit == CMD_HISTORY && !strcmp(d->name, "release"))
-      help = "show only this release (default: every release)";
-    fprintf(out, "  %-20s %s%s%s\n", shown, owner ? owner : "", owner ? ": " : "", help);
+    fprintf(out, "  %-20s %s%s%s\n", shown, owner ? owner : "", owner ? ": " : "", d->help);
   }
 }
 
@@ -173,26 +170,39 @@ static const struct command *find_command(const char *name) {
   return NULL;
 }
 
-static const struct option_def *find_option(const char *arg, const char **inline_value) {
-  *inline_value = NULL;
+/* Whether arg names option d: "--name[=value]", or "-x[value]" for a value option. */
+static bool names_option(const char *arg, const struct option_def *d, const char **inline_value) {
   if (arg[0] == '-' && arg[1] == '-') {
-    const char *name = arg + 2;
-    const char *eq = strchr(name, '=');
+    const char *name = arg + 2, *eq = strchr(name, '=');
     size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    for (size_t i = 0; i < COUNT(options); i++)
-      if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0) {
-        *inline_value = eq ? eq + 1 : NULL;
-        return &options[i];
-      }
-  } else if (arg[0] == '-' && arg[1]) {
-    /* "-j4" is "-j 4", as getopt reads it; a flag takes nothing after its letter. */
-    for (size_t i = 0; i < COUNT(options); i++)
-      if (options[i].shortname == arg[1] && (!arg[2] || options[i].kind == OPT_VALUE)) {
-        *inline_value = arg[2] ? arg + 2 : NULL;
-        return &options[i];
-      }
+    *inline_value = eq ? eq + 1 : NULL;
+    return strlen(d->name) == len && strncmp(d->name, name, len) == 0;
   }
-  return NULL;
+  /* "-j4" is "-j 4", as getopt reads it; a flag takes nothing after its letter. */
+  *inline_value = arg[1] && arg[2] ? arg + 2 : NULL;
+  return arg[0] == '-' && arg[1] && d->shortname == arg[1] && (!arg[2] || d->kind == OPT_VALUE);
+}
+
+/* The row for arg: the one that applies to cmd when one name has a row per meaning
+ * (history's --release filters, elsewhere it names what is under test), else the first. */
+static const struct option_def *find_option(const char *arg, const struct command *cmd,
+                                            const char **inline_value) {
+  const struct option_def *first = NULL;
+  const char *first_value = NULL, *value;
+  for (size_t i = 0; i < COUNT(options); i++) {
+    if (!names_option(arg, &options[i], &value))
+      continue;
+    if (options[i].commands & cmd->bit) {
+      *inline_value = value;
+      return &options[i];
+    }
+    if (!first) {
+      first = &options[i];
+      first_value = value;
+    }
+  }
+  *inline_value = first_value;
+  return first;
 }
 
 static int parse_count(const char *text, int min, int max, int *out) {
@@ -349,14 +359,15 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
       continue;
     }
     const char *value;
-    const struct option_def *def = find_option(arg, &value);
+    const struct option_def *def = find_option(arg, *cmd, &value);
     if (!def) {
       uat_cli_error(o, "unknown option '%s' (see uatrun --help)", arg);
       return -1;
     }
     if (!(def->commands & (*cmd)->bit)) {
-      uat_cli_error(o, "option --%s does not apply to `uatrun %s` (see uatrun %s --help)",
-                    def->name, (*cmd)->name, (*cmd)->name);
+      uat_cli_error(o, "option --%s does not apply to `uatrun %s`%s%s (see uatrun %s --help)",
+                    def->name, (*cmd)->name, def->why_not ? ": " : "",
+                    def->why_not ? def->why_not : "", (*cmd)->name);
       return -1;
     }
     if (def->kind == OPT_VALUE && !value) {

@@ -620,15 +620,6 @@ int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
                   strcmp(opts->command, "gate") == 0 ? "`uatrun gate --no-run`" : "this command");
     return UAT_EXIT_USAGE;
   }
-  /* With --no-run too: the gate judges every check, and ignoring --only would hide that. */
-  if (opts->nonly) {
-    uat_cli_error(opts, run_checks
-                            ? "the gate runs every check, so --only does not apply; use `uatrun "
-                              "run --only` to try a few checks, or `uatrun gate --no-run`"
-                            : "the gate needs a run of every check, so --only does not apply; "
-                              "drop it (`uatrun run --only` tries a few checks)");
-    return UAT_EXIT_USAGE;
-  }
   /* The run itself writes no JSON report here: this command writes it with the verdict. */
   struct uat_cli_options run_opts = *opts;
   run_opts.report_json = NULL;
