@@ -625,13 +625,12 @@ int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
   run_opts.report_json = NULL;
   struct uat_context ctx;
   unsigned flags = UAT_CTX_NEED_RELEASE | (run_checks ? UAT_CTX_SECRETS : 0);
-  if (uat_context_check_report_paths(opts->report_junit, opts->report_json, &err) != 0 ||
-      uat_context_open(&ctx, &run_opts, flags, &err) != 0) {
+  if (uat_context_open(&ctx, &run_opts, flags, &err) != 0) {
     uat_cli_error(opts, "%s", err.text);
     return UAT_EXIT_USAGE;
   }
   ctx.opts = opts; /* commands suggested from here name the playbook as the user gave it */
-  if (uat_context_check_report_target(&ctx, opts->report_json, "--report-json", &err) != 0) {
+  if (uat_context_check_reports(&ctx, opts->report_junit, opts->report_json, &err) != 0) {
     uat_cli_error(opts, "%s", err.text);
     uat_context_close(&ctx);
     return UAT_EXIT_USAGE;

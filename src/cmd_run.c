@@ -204,9 +204,7 @@ int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out) {
   struct uat_error err;
   char digest[UAT_DIGEST_HEX];
   *out = NULL;
-  if (uat_context_check_report_paths(o->report_junit, o->report_json, &err) != 0 ||
-      uat_context_check_report_target(ctx, o->report_junit, "--report-junit", &err) != 0 ||
-      uat_context_check_report_target(ctx, o->report_json, "--report-json", &err) != 0 ||
+  if (uat_context_check_reports(ctx, o->report_junit, o->report_json, &err) != 0 ||
       compile_selected(ctx, &err) != 0 ||
       uat_playbook_digest(ctx->playbook, uat_sandbox_bundled_dir(NULL), digest, &err) != 0) {
     uat_cli_error(o, "%s", err.text);

@@ -43,20 +43,10 @@ const char *uat_context_env_commit(void) {
 }
 
 /* A release or commit names what people approve: blank text, control characters (which
- * could rewrite a terminal line) or bytes that are not UTF-8 (which the ledger refuses,
- * after the run) are refused. NULL is "not given". */
+ * could rewrite a terminal line, C1 included) or bytes that are not UTF-8 (which the ledger
+ * refuses, after the run) are refused. NULL is "not given". */
 static bool valid_identity(const char *text) {
-  if (!text)
-    return true;
-  if (!uat_report_text_is_utf8(text))
-    return false;
-  bool blank = true;
-  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-    if (*p < 0x20 || *p == 0x7f)
-      return false;
-    blank = blank && *p == ' ';
-  }
-  return !blank;
+  return !text || (uat_report_text_is_line(text) && text[strspn(text, " ")] != '\0');
 }
 
 /* What a run checked besides the files: the target, its headers, the vars and each check's
@@ -211,9 +201,9 @@ void uat_context_close(struct uat_context *ctx) {
   memset(ctx, 0, sizeof *ctx);
 }
 
-/* A report path whose folder does not exist or cannot be written is a usage
- * error found before anything runs, not after. */
-int uat_context_check_report_path(const char *path, const char *option, struct uat_error *err) {
+/* A report path must be a file in an existing, writable folder (or a device written in
+ * place): a bad one is a usage error found before anything runs, not after. */
+static int check_report_path(const char *path, const char *option, struct uat_error *err) {
   if (!path)
     return 0;
   if (uat_path_is_dir(path))
@@ -252,76 +242,68 @@ static char *canonical(const char *path) {
   return joined;
 }
 
-/* Whether two report paths name one regular file (a device such as /dev/null takes both). */
-static bool same_report_file(const char *a, const char *b) {
-  if (uat_path_written_in_place(a) || uat_path_written_in_place(b))
+/* Whether a and b name one file: the same inode when both exist (a device such as
+ * /dev/null is written in place, so it may take any number of reports), else the same
+ * canonical path. */
+static bool same_file(const char *a, const char *b) {
+  if (!a || !b || uat_path_written_in_place(a) || uat_path_written_in_place(b))
     return false;
   struct stat sa, sb;
   bool a_exists = stat(a, &sa) == 0, b_exists = stat(b, &sb) == 0;
   if (a_exists && b_exists)
-    return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
   if (a_exists != b_exists)
     return false;
-  if (strcmp(a, b) == 0)
-    return true;
-  char *ra = canonical(a), *rb = canonical(b);
-  bool same = ra && rb && strcmp(ra, rb) == 0;
-  free(ra);
-  free(rb);
-  return same;
-}
-
-int uat_context_check_report_paths(const char *junit, const char *json, struct uat_error *err) {
-  if (uat_context_check_report_path(junit, "--report-junit", err) != 0 ||
-      uat_context_check_report_path(json, "--report-json", err) != 0)
-    return -1;
-  if (junit && json && same_report_file(junit, json))
-    return uat_error_set(err,
-                         "--report-junit '%s' and --report-json '%s' name the same file, so the "
-                         "JSON report would replace the JUnit one; give them different names",
-                         junit, json);
-  return 0;
-}
-
-static bool same_file(const char *canonical_path, const char *other) {
-  char *c = other ? canonical(other) : NULL;
-  bool same = c && strcmp(c, canonical_path) == 0;
-  free(c);
+  char *ca = canonical(a), *cb = canonical(b);
+  bool same = strcmp(a, b) == 0 || (ca && cb && strcmp(ca, cb) == 0);
+  free(ca);
+  free(cb);
   return same;
 }
 
 /* What a report overwrites is gone: the ledger (and its WAL files), the playbook or a
  * check script named by mistake must be refused, not replaced. */
-int uat_context_check_report_target(const struct uat_context *ctx, const char *path,
-                                    const char *option, struct uat_error *err) {
+static int check_report_target(const struct uat_context *ctx, const char *path, const char *option,
+                               struct uat_error *err) {
   if (!path)
     return 0;
-  char *target = canonical(path);
-  if (!target)
-    return 0; /* uat_context_check_report_path reports a missing folder */
   const char *what = NULL, *check = NULL;
   static const char *const ledger_files[] = {"", "-wal", "-shm", "-journal"};
   for (size_t i = 0; !what && i < sizeof ledger_files / sizeof ledger_files[0]; i++) {
     struct uat_strbuf name;
     uat_strbuf_init(&name, 0);
     if (uat_strbuf_addf(&name, "%s%s", ctx->ledger_path, ledger_files[i]) == 0 &&
-        same_file(target, name.buf))
+        same_file(path, name.buf))
       what = "the ledger";
     uat_strbuf_release(&name);
   }
   const struct uat_playbook *pb = ctx->playbook;
-  if (!what && same_file(target, pb->path))
+  if (!what && same_file(path, pb->path))
     what = "the playbook";
   for (size_t i = 0; !what && i < pb->nchecks; i++)
-    if (same_file(target, pb->checks[i].script_path)) {
+    if (same_file(path, pb->checks[i].script_path)) {
       what = "the script of check";
       check = pb->checks[i].id;
     }
-  free(target);
   if (!what)
     return 0;
   return uat_error_set(err,
                        "%s '%s' is %s%s%s%s; writing the report there would destroy it: give "
                        "another file",
                        option, path, what, check ? " '" : "", check ? check : "", check ? "'" : "");
+}
+
+int uat_context_check_reports(const struct uat_context *ctx, const char *junit, const char *json,
+                              struct uat_error *err) {
+  if (check_report_path(junit, "--report-junit", err) != 0 ||
+      check_report_path(json, "--report-json", err) != 0 ||
+      check_report_target(ctx, junit, "--report-junit", err) != 0 ||
+      check_report_target(ctx, json, "--report-json", err) != 0)
+    return -1;
+  if (same_file(junit, json))
+    return uat_error_set(err,
+                         "--report-junit '%s' and --report-json '%s' name the same file, so the "
+                         "JSON report would replace the JUnit one; give them different names",
+                         junit, json);
+  return 0;
 }

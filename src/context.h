@@ -36,17 +36,13 @@ void uat_context_close(struct uat_context *ctx);
 const char *uat_context_env_release(void);
 const char *uat_context_env_commit(void);
 
-/* A report path must be a file in an existing, writable folder: checked before
- * anything runs, so a bad path is a usage error (exit 2) with nothing run. */
-int uat_context_check_report_path(const char *path, const char *option, struct uat_error *err);
-/* Both report paths (either may be NULL) as above, and not one file: the second report
- * would silently replace the first. */
-int uat_context_check_report_paths(const char *junit, const char *json, struct uat_error *err);
-
-/* A report path must not name the ledger (or its -wal/-shm/-journal), the playbook or a
- * check script: writing the report would replace them. Returns 0, or -1 with err set. */
-int uat_context_check_report_target(const struct uat_context *ctx, const char *path,
-                                    const char *option, struct uat_error *err);
+/* The --report-* paths (either may be NULL), checked before anything runs so a bad one is a
+ * usage error (exit 2) with nothing run: each a file in an existing, writable folder (or a
+ * device, written in place); not one file for both (the second would replace the first);
+ * neither the ledger (or its -wal/-shm/-journal), the playbook nor a check script.
+ * Returns 0, or -1 with err set. */
+int uat_context_check_reports(const struct uat_context *ctx, const char *junit, const char *json,
+                              struct uat_error *err);
 
 /* Runs the selected checks with terminal output, writes the --report-* files and
  * records the run in the ledger (prints the new chain head). Shared by run and gate.
