@@ -10,6 +10,7 @@
 #include <libxml/parser.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <sys/ioctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -104,6 +105,11 @@ static const struct option_def options[] = {
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+int uat_cli_terminal_columns(void) {
+  struct winsize ws;
+  return ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
+}
 
 void uat_cli_error(const struct uat_cli_options *opts, const char *fmt, ...) {
   FILE *err = opts && opts->err ? opts->err : stderr;

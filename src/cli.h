@@ -33,23 +33,26 @@ struct uat_cli_options {
   const char *report_json;
   bool quiet;
   bool verbose;
-  bool color;    /* resolved: on a TTY, and neither --no-color nor NO_COLOR */
+  bool color; /* resolved: on a TTY, and neither --no-color nor NO_COLOR */
   bool stdout_tty;
   bool stdin_tty;
-  bool no_run;   /* gate --no-run */
+  bool no_run;      /* gate --no-run */
   const char *role; /* signoff */
   const char *item;
   enum uat_decision_opt decision;
   const char *note;
   const char *by;
-  const char *head;  /* verify-ledger --head HASH */
-  int limit;         /* history --limit N (0: all) */
-  FILE *out;         /* stdout normally; tests may redirect */
-  FILE *err;         /* stderr */
+  const char *head; /* verify-ledger --head HASH */
+  int limit;        /* history --limit N (0: all) */
+  FILE *out;        /* stdout normally; tests may redirect */
+  FILE *err;        /* stderr */
 };
 
 /* The whole program: parses argv, runs the command, returns the exit code. */
 int uat_cli_main(int argc, char **argv);
+
+/* The width of the terminal standard output is on, in columns; 0 when it is not one. */
+int uat_cli_terminal_columns(void);
 
 /* Prints "uatrun: message" (and an optional hint line) on opts->err. */
 void uat_cli_error(const struct uat_cli_options *opts, const char *fmt, ...)

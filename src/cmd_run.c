@@ -11,7 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #ifndef UATRUN_VERSION
@@ -62,14 +61,6 @@ static bool term_is_dumb(void) {
   return term && strcmp(term, "dumb") == 0;
 }
 
-/* The terminal's width, so the progress line fits in one row; 0 when unknown. */
-static int term_columns(const struct uat_cli_options *o) {
-  struct winsize ws;
-  if (o->out == stdout && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-    return ws.ws_col;
-  return 0;
-}
-
 static void term_from_options(const struct uat_cli_options *o, struct uat_term *t) {
   *t = (struct uat_term){0};
   t->out = o->out;
@@ -77,7 +68,8 @@ static void term_from_options(const struct uat_cli_options *o, struct uat_term *
   t->progress = o->stdout_tty && !o->quiet && !term_is_dumb();
   t->quiet = o->quiet;
   t->verbose = o->verbose;
-  t->columns = t->progress ? term_columns(o) : 0;
+  /* The progress line must fit in one row of the terminal it is drawn on. */
+  t->columns = t->progress && o->out == stdout ? uat_cli_terminal_columns() : 0;
 }
 
 static int write_reports(struct uat_context *ctx, const struct uat_run_result *run) {

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -427,12 +426,10 @@ static int ask_note(const struct session *s, bool required, char **note) {
   }
 }
 
-/* Columns of the terminal the prompt is on; 80 when unknown. */
+/* Columns of the terminal the prompt is on; 80 when unknown or implausibly narrow. */
 static size_t prompt_columns(void) {
-  struct winsize ws;
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
-    return ws.ws_col;
-  return 80;
+  int cols = uat_cli_terminal_columns();
+  return cols >= 40 ? (size_t)cols : 80;
 }
 
 /* Columns of UTF-8 text (one per character: the texts are prose, not wide CJK). */
