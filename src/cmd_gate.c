@@ -187,12 +187,10 @@ static char *redacted(const struct view *v, const char *text) {
   return uat_redact(&v->ctx->redactor, text ? text : "");
 }
 
-/* A note as a terminal may show it: redacted, and a control character recorded by an older
- * uatrun (whose prompt let one through) escaped, so it cannot rewrite the headline. */
-static char *shown_note(const struct view *v, const char *text) {
-  char *note = redacted(v, text);
-  char *clean = uat_report_text_clean(note, UAT_TEXT_TERMINAL);
-  free(note);
+char *uat_gate_shown_note(const struct uat_context *ctx, const char *note) {
+  char *redacted = uat_redact(&ctx->redactor, note ? note : "");
+  char *clean = uat_report_text_clean(redacted, UAT_TEXT_TERMINAL);
+  free(redacted);
   return clean;
 }
 
@@ -233,7 +231,7 @@ static char *headline(const struct view *v) {
     rc = uat_strbuf_addf(&sb, "GATE CLOSED — %s", reason);
   } else if (verdict->nrejected) {
     const struct uat_gate_item *r = first_rejection(verdict);
-    char *note = shown_note(v, r->decision->note);
+    char *note = uat_gate_shown_note(v->ctx, r->decision->note);
     rc = !note ? -1
                : uat_strbuf_addf(&sb, "GATE CLOSED — rejected by %s (%s)%s%s", r->decision->signer,
                                  r->item->role, *note ? ": " : "", note);
@@ -288,7 +286,7 @@ static int print_item(const struct view *v, const struct uat_gate_item *gi, int 
   fprintf(v->out, "  %s%s%s %-*s  %s: %s", colour, mark, paint(v, RESET), width, gi->item->id,
           gi->item->role, gi->reason);
   if (gi->state == UAT_ITEM_REJECTED && gi->decision->note && *gi->decision->note) {
-    char *note = shown_note(v, gi->decision->note);
+    char *note = uat_gate_shown_note(v->ctx, gi->decision->note);
     if (!note)
       return -1;
     fprintf(v->out, ": \"%s\"", note);

@@ -44,6 +44,11 @@ int uat_gate_add_word(struct uat_strbuf *sb, const char *word);
  * signoff) by this invocation's --base-url and --var, redacted; caller frees. */
 char *uat_gate_command_for(const struct uat_context *ctx, const char *verb);
 
+/* A recorded note as a terminal may show it: redacted, and a control character recorded by
+ * an older uatrun (whose prompt let one through) escaped, so it cannot rewrite the lines
+ * around it. NULL (out of memory) or the caller's. */
+char *uat_gate_shown_note(const struct uat_context *ctx, const char *note);
+
 /* `gate` (run_checks true unless --no-run) and `status` (never runs): prints the verdict,
  * writes --report-json, returns the exit code. */
 int uat_gate_show(const struct uat_cli_options *opts, bool run_checks);

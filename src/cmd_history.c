@@ -4,7 +4,7 @@
 #include "context.h"
 #include "gate.h"
 #include "ledger.h"
-#include "report_text.h"
+#include "cmd_gate.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -70,10 +70,7 @@ static int print_entry(const struct uat_cli_options *o, const struct uat_context
   } else {
     fprintf(o->out, "%-*s  %s  by %s", w.item, d->item, d->role, d->signer);
     if (d->note && *d->note) {
-      /* Redacted, and a control character an older uatrun let into the ledger escaped. */
-      char *redacted = uat_redact(&ctx->redactor, d->note);
-      char *note = uat_report_text_clean(redacted, UAT_TEXT_TERMINAL);
-      free(redacted);
+      char *note = uat_gate_shown_note(ctx, d->note);
       if (!note)
         return -1;
       fprintf(o->out, "  \"%s\"", note);

@@ -643,8 +643,8 @@ static int insert_row(struct uat_ledger *l, json_t *row, const char *prev, const
   return 0;
 }
 
-/* Appends row (all fields but seq set) as one transaction; returns its seq and hash. */
-/* Chains rows[0..n) after the current tail inside one transaction: all are written or none. */
+/* Chains rows[0..n) (all fields but seq set) after the current tail in one transaction: all
+ * are written or none. seqs[i] receives each row's number, head the new chain head. */
 static int append_rows(struct uat_ledger *l, json_t *const *rows, size_t n, int64_t *seqs,
                        char head[UAT_HASH_HEX], struct uat_error *err) {
   for (size_t i = 0; i < n; i++)
@@ -677,6 +677,7 @@ fail:
   return -1;
 }
 
+/* Appends one row as its own transaction. */
 static int append_row(struct uat_ledger *l, json_t *row, int64_t *seq, char head[UAT_HASH_HEX],
                       struct uat_error *err) {
   return append_rows(l, &row, 1, seq, head, err);
