@@ -203,17 +203,7 @@ static const char *push_shown(lua_State *L, int idx) {
   show_value(L, lua_absindex(L, idx), &sb, 0, render_limit(L));
   char *safe = sb.buf ? uat_lua_redact(L, sb.buf) : NULL;
   uat_strbuf_release(&sb);
-  if (safe && strlen(safe) > SHOW_MAX) {
-    size_t len = SHOW_MAX;
-    while (len > 0 && ((unsigned char)safe[len] & 0xC0) == 0x80)
-      len--; /* do not cut a UTF-8 sequence */
-    char *cut = realloc(safe, len + 4);
-    if (cut)
-      memcpy(cut + len, "...", 4);
-    else
-      free(safe);
-    safe = cut;
-  }
+  safe = uat_text_cut(safe, SHOW_MAX, "...");
   if (!safe) {
     lua_pushliteral(L, "?");
     return lua_tostring(L, -1);
@@ -224,15 +214,6 @@ static const char *push_shown(lua_State *L, int idx) {
 }
 
 /* ---- recording ---------------------------------------------------------------- */
-
-/* Cuts a malloc'd text to at most max bytes, not inside a UTF-8 sequence. */
-static void cut_text(char *text, size_t max) {
-  if (!text || strlen(text) <= max)
-    return;
-  while (max > 0 && ((unsigned char)text[max] & 0xC0) == 0x80)
-    max--;
-  text[max] = '\0';
-}
 
 /* Past EXPECT_MAX recorded expectations, a passing one is only counted as such and a
  * failing one is recorded once more, so the check still fails: never a false pass.
@@ -274,7 +255,7 @@ static int record(lua_State *L, bool ok, const char *kind, const char *message, 
   char where[256];
   uat_lua_where(L, 1, where, sizeof where);
   char *m = uat_lua_redact(L, message ? message : "");
-  cut_text(m, MESSAGE_MAX); /* after redaction: a cut through a secret would leak a part */
+  m = uat_text_cut(m, MESSAGE_MAX, ""); /* after redaction: a cut through a secret would leak */
   char *a = actual ? uat_lua_redact(L, actual) : NULL;
   char *e = expected ? uat_lua_redact(L, expected) : NULL;
   char *w = uat_lua_redact(L, where);

@@ -181,15 +181,7 @@ static char *attempt_note(const struct uat_check_result *r, int attempt) {
     uat_strbuf_release(&sb);
     return NULL;
   }
-  char *line = uat_strbuf_take(&sb);
-  if (line && strlen(line) > MAX_NOTE) {
-    static const char mark[] = "... (truncated)";
-    size_t n = MAX_NOTE;
-    while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80)
-      n--; /* do not split a UTF-8 sequence */
-    memcpy(line + n, mark, sizeof mark);
-  }
-  return line;
+  return uat_text_cut(uat_strbuf_take(&sb), MAX_NOTE, "... (truncated)");
 }
 
 /* Puts the notes of earlier attempts before the log lines of the attempt that counts. */

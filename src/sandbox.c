@@ -231,15 +231,7 @@ static int l_log(lua_State *L) {
   luaL_pushresult(&b);
   /* Redact before cutting: a cut through a secret would leave a part the redactor misses. */
   char *safe = uat_lua_redact(L, lua_tostring(L, -1));
-  if (safe && strlen(safe) > MAX_LOG_LINE) {
-    static const char mark[] = "... (truncated)";
-    char *cut = realloc(safe, MAX_LOG_LINE + sizeof mark);
-    if (cut)
-      memcpy(cut + MAX_LOG_LINE, mark, sizeof mark);
-    else
-      free(safe);
-    safe = cut;
-  }
+  safe = uat_text_cut(safe, MAX_LOG_LINE, "... (truncated)");
   int rc = safe ? uat_check_result_add_log(r, safe) : -1;
   free(safe);
   if (rc != 0)
@@ -650,14 +642,7 @@ static int set_owned(char **slot, char *value, struct uat_error *err) {
 /* Cuts an owned, already redacted text to MAX_ERROR_TEXT bytes (after redaction,
  * so a cut can never expose part of a secret). NULL stays NULL. */
 static char *cap_text(char *s) {
-  static const char more[] = "... (truncated)";
-  if (!s || strlen(s) <= MAX_ERROR_TEXT)
-    return s;
-  size_t n = MAX_ERROR_TEXT;
-  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-    n--;                            /* do not split a UTF-8 sequence */
-  memcpy(s + n, more, sizeof more); /* fits: strlen(s) > MAX_ERROR_TEXT >= n + sizeof more */
-  return s;
+  return uat_text_cut(s, MAX_ERROR_TEXT, "... (truncated)");
 }
 
 /* Stores the error on top of the stack and the traceback, both redacted. */

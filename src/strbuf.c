@@ -77,6 +77,21 @@ void uat_strbuf_release(struct uat_strbuf *sb) {
   sb->len = sb->cap = 0;
 }
 
+char *uat_text_cut(char *s, size_t max, const char *mark) {
+  if (!s || strlen(s) <= max)
+    return s;
+  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+    max--;
+  size_t mark_len = strlen(mark);
+  char *cut = realloc(s, max + mark_len + 1); /* the mark may be longer than what is cut */
+  if (!cut) {
+    free(s);
+    return NULL;
+  }
+  memcpy(cut + max, mark, mark_len + 1);
+  return cut;
+}
+
 char *uat_strdup0(const char *s) {
   return s ? strdup(s) : NULL;
 }

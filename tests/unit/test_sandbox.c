@@ -401,6 +401,16 @@ static void test_long_error(void **state) {
   assert_true(strlen(r.error) < 4200);
   assert_contains(r.error, "... (truncated)");
   uat_check_result_clear(&r);
+  /* just past the limit, where the cut mark is longer than what is cut: every length */
+  for (int extra = 1; extra <= 20; extra++) {
+    char source[96];
+    snprintf(source, sizeof source, "error(string.rep('e', %d), 0)", 4096 + extra);
+    run(f, source, &r);
+    assert_int_equal(r.outcome, UAT_OUTCOME_ERROR);
+    assert_true(strlen(r.error) <= 4096 + strlen("... (truncated)"));
+    assert_contains(r.error, "... (truncated)");
+    uat_check_result_clear(&r);
+  }
 }
 
 /* Garbage that a collection frees does not count against the cap. */
