@@ -165,8 +165,13 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
     if (uat_redactor_add(&ctx->redactor, pb->secrets[i].value) != 0)
       goto oom;
   for (size_t i = 0; i < opts->nvars; i++)
-    if (uat_playbook_set_var(pb, opts->vars[i], err) != 0)
+    if (uat_playbook_set_var(pb, opts->vars[i], err) != 0) {
+      /* The message quotes what was given, which may hold a secret pasted by mistake. */
+      char *shown = uat_redact(&ctx->redactor, err->text);
+      uat_error_set(err, "%s", shown ? shown : "--var: invalid value");
+      free(shown);
       goto fail;
+    }
   const char *base = opts->base_url ? opts->base_url : pb->base_url;
   ctx->base_url = strdup(base);
   ctx->base_url_shown = uat_redact(&ctx->redactor, base);

@@ -1405,16 +1405,12 @@ int uat_playbook_set_var(struct uat_playbook *pb, const char *assignment, struct
     free(key);
     return rc;
   }
-  json_t *value = json_string(eq + 1);
-  int rc = 0;
-  if (!value)
-    rc = uat_error_set(err, "--var %s: the value is not valid UTF-8; pass UTF-8 text", key);
-  else if (!pb->vars && !(pb->vars = json_object()))
-    rc = uat_error_set(err, "out of memory");
-  else if (json_object_set_new(pb->vars, key, value) != 0) /* frees value on failure */
-    rc = uat_error_set(err, "--var %s: the name is not valid UTF-8; pass UTF-8 text", key);
-  if (rc != 0 && value && !pb->vars)
-    json_decref(value);
+  json_t *value = json_string(eq + 1); /* NULL when not valid UTF-8 */
+  int rc = !value
+               ? uat_error_set(err, "--var %s: the value is not valid UTF-8; pass UTF-8 text", key)
+           : json_object_set_new(pb->vars, key, value) != 0 /* takes value even on failure */
+               ? uat_error_set(err, "out of memory")
+               : 0;
   free(key);
   return rc;
 }
