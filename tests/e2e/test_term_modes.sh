@@ -29,7 +29,8 @@ on_tty() { # env... -- args...: uatrun's output on a pseudo-terminal
   local envs=()
   while [[ $1 != -- ]]; do envs+=("$1"); shift; done
   shift
-  env "${envs[@]}" script -qec "$(printf '%q ' "$uatrun" "$@")" /dev/null </dev/null
+  # exec: no shell left between script(1) and uatrun (see test_signoff_prompt.sh)
+  env "${envs[@]}" script -qec "exec $(printf '%q ' "$uatrun" "$@")" /dev/null </dev/null
 }
 check() { # name output want-colour(0/1) want-any-escape(0/1)
   local name=$1 out=$2 colour=0 any=0
