@@ -585,18 +585,49 @@ const char *uat_sandbox_bundled_dir(const struct uat_check_env *env) {
 
 /* ---- running ------------------------------------------------------------------ */
 
+/* Where the script raised: level 1 is error()/assert() themselves (C, no line), so
+ * the first level with a source line is the script's. [-0, +1, m] */
+static void push_raise_site(lua_State *L) {
+  for (int level = 1; level <= 3; level++) {
+    luaL_where(L, level);
+    if (lua_rawlen(L, -1) > 0)
+      return;
+    lua_pop(L, 1);
+  }
+  lua_pushliteral(L, "");
+}
+
+/* A sentence for an error raised with a number, boolean, table or nil. [-0, +1, m] */
+static const char *non_string_error(lua_State *L) {
+  push_raise_site(L);
+  const char *where = lua_tostring(L, -1);
+  const char *msg;
+  if (lua_type(L, 1) == LUA_TNUMBER || lua_type(L, 1) == LUA_TBOOLEAN) {
+    luaL_tolstring(L, 1, NULL);
+    msg = lua_pushfstring(L,
+                          "%serror raised with the %s %s instead of a message; "
+                          "pass a string to error() or as assert()'s second argument",
+                          where, luaL_typename(L, 1), lua_tostring(L, -1));
+  } else {
+    msg = lua_pushfstring(L,
+                          "%serror raised with a %s value instead of a message; "
+                          "pass a string to error() or as assert()'s second argument",
+                          where, luaL_typename(L, 1));
+  }
+  return msg;
+}
+
 /* Message handler (lua.c): keeps the message, stores a traceback in the registry. */
 static int l_msghandler(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
+  /* lua_tostring would turn error(3.47) or assert(ok, 3.47) into the bare text
+   * "3.47": only a real string is a message. */
+  const char *msg = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
   if (!msg) {
     if (!stopped(sandbox_of(L)) && luaL_callmeta(L, 1, "__tostring") &&
         lua_type(L, -1) == LUA_TSTRING)
       msg = lua_tostring(L, -1);
     else
-      msg = lua_pushfstring(L,
-                            "error raised with a %s value instead of a message; "
-                            "pass a string to error()",
-                            luaL_typename(L, 1));
+      msg = non_string_error(L);
   }
   luaL_traceback(L, L, NULL, 1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &traceback_key);

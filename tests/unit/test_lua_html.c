@@ -101,12 +101,11 @@ static const struct lua_case cases[] = {
     {"parse needs a string", "html.parse({})", "bad argument #1 to 'parse'"},
     /* quadratic: out of reach of the count hook inside one C call, so libxml2 counts steps */
     {"costly xpath stops",
+     /* a step budget, not a clock: the same on a slow or loaded machine */
      "local d = html.parse(string.rep('<p>x</p>', 20000))\n"
-     "local t = os.clock()\n"
      "local ok, e = pcall(d.count, d, '//p[count(//p) > 0]')\n"
-     "assert(os.clock() - t < 3, os.clock() - t)\n"
      "error(e)",
-     "XPath expression '//p[count(//p) > 0]' takes too long: it stopped after 100 million steps"},
+     "XPath expression '//p[count(//p) > 0]' takes too long: it stopped after 10 million steps"},
     {"cheap xpath on a big document",
      "local d = html.parse(string.rep('<p>x</p>', 20000))\n"
      "assert(d:count('//p[. = \"x\"]') == 20000)",

@@ -208,6 +208,13 @@ static const struct script_case script_cases[] = {
     /* errors that are not strings */
     {"error table", "error({})", UAT_OUTCOME_ERROR, "error raised with a table value"},
     {"error nil", "error(nil)", UAT_OUTCOME_ERROR, "error raised with a nil value"},
+    /* a number was once shown bare ("3.47435"): now a sentence with the script's line */
+    {"error number", "\nerror(3.5)", UAT_OUTCOME_ERROR,
+     "checklists/x.lua:2: error raised with the number 3.5 instead of a message; pass a string"},
+    {"assert with a number message", "local t = 1.25\nassert(t < 1, t)", UAT_OUTCOME_ERROR,
+     "checklists/x.lua:2: error raised with the number 1.25 instead of a message"},
+    {"error boolean", "error(false)", UAT_OUTCOME_ERROR,
+     "error raised with the boolean false instead of a message"},
     {"error with __tostring",
      "error(setmetatable({}, {__tostring = function() return 'custom' "
      "end}))",
