@@ -6,7 +6,7 @@
 
 #include "error.h"
 #include "result.h"
-#include "sandbox.h"
+#include "check_env.h"
 
 #include <jansson.h>
 #include <lua.h>

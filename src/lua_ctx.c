@@ -95,3 +95,11 @@ int uat_lua_reserve_error(lua_State *L, const char *what, size_t text_len, size_
            (double)cap / mib);
   return luaL_error(L, "%s", msg);
 }
+
+size_t uat_lua_parse_limit(lua_State *L) {
+  const struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+  size_t limit = ctx && ctx->env && ctx->env->max_body ? ctx->env->max_body : UAT_DEFAULT_MAX_BODY;
+  if (ctx && ctx->mem_cap && ctx->mem_cap / 4 < limit)
+    limit = ctx->mem_cap / 4;
+  return limit;
+}

@@ -43,14 +43,6 @@ static const char loaded_key = 'l';
 static const char loading_key = 'i';
 static const char traceback_key = 't';
 
-size_t uat_lua_parse_limit(lua_State *L) {
-  const struct uat_lua_ctx *ctx = uat_lua_ctx(L);
-  size_t limit = ctx && ctx->env && ctx->env->max_body ? ctx->env->max_body : UAT_DEFAULT_MAX_BODY;
-  if (ctx && ctx->mem_cap && ctx->mem_cap / 4 < limit)
-    limit = ctx->mem_cap / 4;
-  return limit;
-}
-
 static size_t limit_of(const struct sandbox *sb) {
   bool stopping = sb->ctx.mem_exceeded || sb->closing;
   return sb->ctx.mem_cap + (stopping ? ERROR_HEADROOM : 0);
