@@ -1,5 +1,5 @@
 /* uatrun: release-gating UAT checklist runner. The CLI does the work. */
-#include "cli.h"
+#include "cli/cli.h"
 
 int main(int argc, char **argv) {
   return uat_cli_main(argc, argv);

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "sandbox.h"
+#include "check/sandbox.h"
 #include "testserver.h"
 
 #include <curl/curl.h>

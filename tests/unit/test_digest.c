@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "digest.h"
+#include "ledger/digest.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* Durations: what users may write in a playbook, and how uatrun prints them back. */
-#include "duration.h"
+#include "util/duration.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* ${VAR} / ${VAR:-default} expansion: a table of input, environment, output or error words. */
-#include "expand.h"
+#include "playbook/expand.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

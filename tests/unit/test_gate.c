@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "gate.h"
+#include "gate/gate.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* The libcurl wrapper (src/http.h) against the loopback test server. */
-#include "http.h"
+#include "net/http.h"
 #include "testserver.h"
 
 #include <setjmp.h>

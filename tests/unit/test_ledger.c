@@ -7,9 +7,9 @@
 
 #include <cmocka.h>
 
-#include "digest.h"
-#include "fsutil.h"
-#include "ledger.h"
+#include "ledger/digest.h"
+#include "util/fsutil.h"
+#include "ledger/ledger.h"
 
 #include <signal.h>
 #include <sqlite3.h>

@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "lua_api.h"
-#include "sandbox.h"
+#include "check/lua_api.h"
+#include "check/sandbox.h"
 
 #include <libxml/parser.h>
 #include <stdio.h>

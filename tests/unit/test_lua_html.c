@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "html.h"
-#include "lua_api.h"
+#include "net/html.h"
+#include "check/lua_api.h"
 
 #include <lauxlib.h>
 #include <libxml/parser.h>

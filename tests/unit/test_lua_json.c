@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "lua_api.h"
+#include "check/lua_api.h"
 
 #include <lauxlib.h>
 #include <lualib.h>

@@ -1,6 +1,6 @@
 /* Playbook loading: a table of broken playbooks, each with the exact FILE:LINE:COL its error
  * must point at and the words it must say, plus the contract's example parsed field by field. */
-#include "playbook.h"
+#include "playbook/playbook.h"
 
 #include <limits.h>
 #include <setjmp.h>

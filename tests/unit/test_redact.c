@@ -1,5 +1,5 @@
 /* Secret redaction: plain, base64 and percent-encoded forms, overlaps, binary buffers. */
-#include "redact.h"
+#include "util/redact.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "report.h"
-#include "report_text.h"
+#include "report/report.h"
+#include "report/report_text.h"
 
 #include <dirent.h>
 #include <fcntl.h>

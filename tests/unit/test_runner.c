@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "runner.h"
+#include "check/runner.h"
 #include "testserver.h"
 
 #include <curl/curl.h>

@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "lua_api.h"
-#include "sandbox.h"
+#include "check/lua_api.h"
+#include "check/sandbox.h"
 #include "testserver.h"
 
 #include <libxml/parser.h>

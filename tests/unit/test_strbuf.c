@@ -1,6 +1,6 @@
 /* Capped buffers and cutting texts: the cut never splits a UTF-8 sequence and always has
  * room for its mark, even when the mark is longer than what was cut. */
-#include "strbuf.h"
+#include "util/strbuf.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

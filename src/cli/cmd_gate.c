@@ -1,0 +1,672 @@
+/* `uatrun gate` and `uatrun status`: run the checks (gate only), load the
+ * recorded run and decisions, let gate.c decide, and say in words a release
+ * manager understands what is missing, who may give it and the command to run. */
+#include "cli/cmd_gate.h"
+
+#include "util/fsutil.h"
+#include "report/report.h"
+#include "report/report_text.h"
+#include "check/sandbox.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GREEN "\033[32m"
+#define RED "\033[31m"
+#define YELLOW "\033[33m"
+#define BOLD "\033[1m"
+#define RESET "\033[0m"
+
+int uat_gate_digest(const struct uat_context *ctx, char out[UAT_DIGEST_HEX],
+                    struct uat_error *err) {
+  return uat_playbook_digest(ctx->playbook, uat_sandbox_bundled_dir(NULL), out, err);
+}
+
+int uat_gate_snapshot_load(const struct uat_context *ctx, struct uat_ledger *ledger,
+                           const char *digest, int64_t now, struct uat_gate_snapshot *s,
+                           struct uat_error *err) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->digest, sizeof s->digest, "%s", digest);
+  const char *name = ctx->playbook->name;
+  /* An edited, inserted or deleted row must not open the gate: check the chain first. */
+  if (ledger &&
+      (uat_ledger_verify(ledger, NULL, NULL, NULL, err) != 0 ||
+       uat_ledger_latest_run(ledger, name, ctx->release, ctx->commit, &s->run, err) != 0 ||
+       uat_ledger_decisions(ledger, name, ctx->release, ctx->commit, &s->decisions, err) != 0)) {
+    uat_gate_snapshot_release(s);
+    return -1;
+  }
+  struct uat_gate_input in = {
+      .playbook = ctx->playbook,
+      .digest = s->digest,
+      .release = ctx->release,
+      .commit = ctx->commit,
+      .fingerprint = ctx->fingerprint,
+      .run = &s->run,
+      .decisions = s->decisions.items,
+      .ndecisions = s->decisions.count,
+      .now = now,
+  };
+  if (uat_gate_evaluate(&in, &s->verdict) != 0) {
+    uat_gate_snapshot_release(s);
+    return uat_error_set(err, "cannot evaluate the gate: out of memory");
+  }
+  return 0;
+}
+
+void uat_gate_snapshot_release(struct uat_gate_snapshot *s) {
+  uat_gate_verdict_release(&s->verdict);
+  uat_decision_list_free(&s->decisions);
+  uat_run_record_clear(&s->run);
+}
+
+/* Characters a POSIX shell leaves alone outside quotes. */
+static bool shell_safe(const char *w) {
+  if (!*w)
+    return false;
+  for (; *w; w++)
+    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/:@%+=,-", *w))
+      return false;
+  return true;
+}
+
+int uat_gate_add_word(struct uat_strbuf *sb, const char *word) {
+  if (shell_safe(word))
+    return uat_strbuf_addf(sb, " %s", word);
+  if (uat_strbuf_adds(sb, " '") != 0)
+    return -1;
+  for (const char *p = word; *p; p++)
+    if ((*p == '\'' ? uat_strbuf_adds(sb, "'\\''") : uat_strbuf_add(sb, p, 1)) != 0)
+      return -1;
+  return uat_strbuf_adds(sb, "'");
+}
+
+/* " --option VALUE", the value redacted: a command is printed, and secrets never are. */
+static int add_option(struct uat_strbuf *sb, const struct uat_context *ctx, const char *option,
+                      const char *value) {
+  char *shown = uat_redact(&ctx->redactor, value);
+  int rc = shown ? uat_strbuf_adds(sb, option) : -1;
+  rc = rc ? rc : uat_gate_add_word(sb, shown);
+  free(shown);
+  return rc;
+}
+
+char *uat_gate_command_for(const struct uat_context *ctx, const char *verb) {
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  int rc = uat_strbuf_addf(&sb, "uatrun %s", verb);
+  rc = rc ? rc : uat_gate_add_word(&sb, ctx->opts->playbook);
+  rc = rc ? rc : uat_strbuf_adds(&sb, " --release");
+  rc = rc ? rc : uat_gate_add_word(&sb, ctx->release);
+  rc = rc ? rc : uat_strbuf_adds(&sb, " --commit");
+  rc = rc ? rc : uat_gate_add_word(&sb, ctx->commit);
+  /* A run stands for the gate only with the same target and vars: repeat them. */
+  if (strcmp(verb, "signoff") != 0) {
+    if (rc == 0 && ctx->opts->base_url)
+      rc = add_option(&sb, ctx, " --base-url", ctx->opts->base_url);
+    for (size_t i = 0; rc == 0 && i < ctx->opts->nvars; i++)
+      rc = add_option(&sb, ctx, " --var", ctx->opts->vars[i]);
+  }
+  if (rc != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
+  }
+  return uat_strbuf_take(&sb);
+}
+
+/* Everything one invocation prints and reports, built once. */
+struct view {
+  const struct uat_context *ctx;
+  const struct uat_gate_snapshot *snap;
+  bool ran; /* the checks ran in this invocation */
+  bool color;
+  FILE *out;
+};
+
+static const char *paint(const struct view *v, const char *code) {
+  return v->color ? code : "";
+}
+
+static const char *iso_time(int64_t t, char *buf, size_t size) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!gmtime_r(&tt, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    snprintf(buf, size, "%lld", (long long)t);
+  return buf;
+}
+
+const struct uat_gate_item *uat_gate_other_role_signed_by(const struct uat_gate_verdict *v,
+                                                          const char *role, const char *person) {
+  for (size_t i = 0; i < v->nitems; i++) {
+    const struct uat_gate_item *gi = &v->items[i];
+    if (gi->state == UAT_ITEM_APPROVED && strcmp(gi->item->role, role) != 0 &&
+        strcmp(gi->decision->signer, person) == 0)
+      return gi;
+  }
+  return NULL;
+}
+
+/* "nesserine, myriam", leaving out (and naming) people distinct_signers rules out. */
+static char *who_may_sign(const struct view *v, const char *role_name) {
+  const struct uat_playbook *pb = v->ctx->playbook;
+  const struct uat_role *role = uat_playbook_find_role(pb, role_name);
+  struct uat_strbuf may, ruled_out;
+  uat_strbuf_init(&may, 0);
+  uat_strbuf_init(&ruled_out, 0);
+  int rc = 0;
+  if (!role || role->nmembers == 0)
+    rc = uat_strbuf_addf(&may, "nobody yet: list people under roles.%s in the playbook", role_name);
+  for (size_t i = 0; role && i < role->nmembers && rc == 0; i++) {
+    const char *person = role->members[i];
+    const struct uat_gate_item *other =
+        pb->distinct_signers ? uat_gate_other_role_signed_by(&v->snap->verdict, role_name, person)
+                             : NULL;
+    if (other)
+      rc = uat_strbuf_addf(&ruled_out, "%s%s, who signed for %s", ruled_out.len ? "; " : "", person,
+                           other->item->role);
+    else
+      rc = uat_strbuf_addf(&may, "%s%s", may.len ? ", " : "", person);
+  }
+  if (rc == 0 && may.len == 0)
+    rc = uat_strbuf_adds(&may, "nobody left");
+  if (rc == 0 && ruled_out.len)
+    rc = uat_strbuf_addf(&may, " (not %s; each role needs a different person)", ruled_out.buf);
+  uat_strbuf_release(&ruled_out);
+  if (rc != 0) {
+    uat_strbuf_release(&may);
+    return NULL;
+  }
+  return uat_strbuf_take(&may);
+}
+
+static char *redacted(const struct view *v, const char *text) {
+  return uat_redact(&v->ctx->redactor, text ? text : "");
+}
+
+char *uat_gate_shown_note(const struct uat_context *ctx, const char *note) {
+  char *redacted = uat_redact(&ctx->redactor, note ? note : "");
+  char *clean = uat_report_text_clean(redacted, UAT_TEXT_TERMINAL);
+  free(redacted);
+  return clean;
+}
+
+static const struct uat_gate_item *first_rejection(const struct uat_gate_verdict *verdict) {
+  for (size_t i = 0; i < verdict->nitems; i++)
+    if (verdict->items[i].state == UAT_ITEM_REJECTED)
+      return &verdict->items[i];
+  return NULL;
+}
+
+/* The recorded run used this playbook: a stale run then checked another target or vars. */
+static bool playbook_unchanged(const struct view *v) {
+  const char *digest = v->snap->run.digest;
+  return digest && strcmp(digest, v->snap->digest) == 0;
+}
+
+/* The one line that says what the gate decided and the main reason why. */
+static char *headline(const struct view *v) {
+  const struct uat_gate_verdict *verdict = &v->snap->verdict;
+  const struct uat_context *ctx = v->ctx;
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  int rc = 0;
+  if (verdict->state == UAT_GATE_OPEN) {
+    rc = uat_strbuf_addf(&sb, "GATE OPEN — release %s (commit %.12s) may be deployed", ctx->release,
+                         ctx->commit);
+  } else if (verdict->run_state != UAT_RUN_PASSED) {
+    static const char *const why[] = {
+        [UAT_RUN_FAILED] = "checks failed",
+        [UAT_RUN_MISSING] = "the checks have not run for this release and commit",
+        [UAT_RUN_STALE] = "the playbook changed since the checks last ran: run them again",
+        [UAT_RUN_PARTIAL] = "not every check ran",
+    };
+    const char *reason = why[verdict->run_state];
+    if (verdict->run_state == UAT_RUN_STALE && playbook_unchanged(v))
+      reason = "the checks last ran against another target or with other values (--var, ${VAR}): "
+               "run them again";
+    rc = uat_strbuf_addf(&sb, "GATE CLOSED — %s", reason);
+  } else if (verdict->nrejected) {
+    const struct uat_gate_item *r = first_rejection(verdict);
+    char *note = uat_gate_shown_note(v->ctx, r->decision->note);
+    rc = !note ? -1
+               : uat_strbuf_addf(&sb, "GATE CLOSED — rejected by %s (%s)%s%s", r->decision->signer,
+                                 r->item->role, *note ? ": " : "", note);
+    if (rc == 0 && verdict->nrejected > 1)
+      rc = uat_strbuf_addf(&sb, " (and %zu more rejection%s)", verdict->nrejected - 1,
+                           verdict->nrejected > 2 ? "s" : "");
+    free(note);
+  } else {
+    size_t n = verdict->nwaiting;
+    rc = uat_strbuf_addf(&sb, "GATE CLOSED — waiting for %zu sign-off%s", n, n == 1 ? "" : "s");
+  }
+  if (rc != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
+  }
+  return uat_strbuf_take(&sb);
+}
+
+static const char *item_mark(const struct view *v, enum uat_item_state s, const char **colour) {
+  if (s == UAT_ITEM_APPROVED) {
+    *colour = paint(v, GREEN);
+    return "✓";
+  }
+  if (s == UAT_ITEM_REJECTED) {
+    *colour = paint(v, RED);
+    return "✗";
+  }
+  *colour = paint(v, YELLOW);
+  return "…";
+}
+
+static size_t id_width(const struct uat_gate_verdict *verdict) {
+  size_t w = strlen("checks");
+  for (size_t i = 0; i < verdict->nitems; i++)
+    if (strlen(verdict->items[i].item->id) > w)
+      w = strlen(verdict->items[i].item->id);
+  return w;
+}
+
+static int print_run_line(const struct view *v, int width) {
+  const struct uat_gate_verdict *verdict = &v->snap->verdict;
+  bool ok = verdict->run_state == UAT_RUN_PASSED;
+  fprintf(v->out, "  %s%s%s %-*s  %s%s\n", paint(v, ok ? GREEN : RED), ok ? "✓" : "✗",
+          paint(v, RESET), width, "checks", verdict->run_reason,
+          v->ran || verdict->run_state == UAT_RUN_MISSING ? "" : " — recorded, not run now");
+  return 0;
+}
+
+static int print_item(const struct view *v, const struct uat_gate_item *gi, int width) {
+  const char *colour;
+  const char *mark = item_mark(v, gi->state, &colour);
+  fprintf(v->out, "  %s%s%s %-*s  %s: %s", colour, mark, paint(v, RESET), width, gi->item->id,
+          gi->item->role, gi->reason);
+  if (gi->state == UAT_ITEM_REJECTED && gi->decision->note && *gi->decision->note) {
+    char *note = uat_gate_shown_note(v->ctx, gi->decision->note);
+    if (!note)
+      return -1;
+    fprintf(v->out, ": \"%s\"", note);
+    free(note);
+  }
+  fputc('\n', v->out);
+  if (gi->state == UAT_ITEM_APPROVED)
+    return 0;
+  char *who = who_may_sign(v, gi->item->role);
+  if (!who)
+    return -1;
+  fprintf(v->out, "    %*s  may sign: %s\n", width, "", who);
+  free(who);
+  return 0;
+}
+
+static bool role_needs_signing(const struct uat_gate_verdict *verdict, const char *role) {
+  for (size_t i = 0; i < verdict->nitems; i++)
+    if (verdict->items[i].state != UAT_ITEM_APPROVED &&
+        strcmp(verdict->items[i].item->role, role) == 0)
+      return true;
+  return false;
+}
+
+static bool role_seen_before(const struct uat_gate_verdict *verdict, size_t upto) {
+  for (size_t i = 0; i < upto; i++)
+    if (strcmp(verdict->items[i].item->role, verdict->items[upto].item->role) == 0)
+      return true;
+  return false;
+}
+
+/* The signoff command for a role: interactive (item NULL), or the
+ * non-interactive form for one item, as chat bots and scripts use it. */
+static char *signoff_command(const struct view *v, const char *role, const char *item) {
+  char *base = uat_gate_command_for(v->ctx, "signoff");
+  if (!base)
+    return NULL;
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  int rc = uat_strbuf_adds(&sb, base);
+  rc = rc ? rc : uat_strbuf_adds(&sb, " --role");
+  rc = rc ? rc : uat_gate_add_word(&sb, role);
+  if (item) {
+    rc = rc ? rc : uat_strbuf_adds(&sb, " --item");
+    rc = rc ? rc : uat_gate_add_word(&sb, item);
+    rc = rc ? rc : uat_strbuf_adds(&sb, " --approve --by NAME");
+  }
+  free(base);
+  if (rc != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
+  }
+  return uat_strbuf_take(&sb);
+}
+
+static char *item_command(const struct view *v, const struct uat_gate_item *gi) {
+  return signoff_command(v, gi->item->role, gi->item->id);
+}
+
+static char *role_command(const struct view *v, const char *role) {
+  return signoff_command(v, role, NULL);
+}
+
+static int print_sign_commands(const struct view *v) {
+  const struct uat_gate_verdict *verdict = &v->snap->verdict;
+  if (verdict->napproved == verdict->nitems)
+    return 0;
+  /* signoff refuses while the latest run failed: say so, not offer commands that fail. */
+  fputs(verdict->run_state == UAT_RUN_FAILED
+            ? "\nTo sign, once the checks pass (signing is refused while they fail):\n"
+            : "\nTo sign:\n",
+        v->out);
+  for (size_t i = 0; i < verdict->nitems; i++) {
+    const char *role = verdict->items[i].item->role;
+    if (!role_needs_signing(verdict, role) || role_seen_before(verdict, i))
+      continue;
+    char *cmd = role_command(v, role);
+    if (!cmd)
+      return -1;
+    fprintf(v->out, "  %s, on a terminal (asks item by item):\n    %s\n", role, cmd);
+    free(cmd);
+    fputs("  or one item at a time, from a script or chat bot:\n", v->out);
+    for (size_t j = 0; j < verdict->nitems; j++) {
+      const struct uat_gate_item *gi = &verdict->items[j];
+      if (gi->state == UAT_ITEM_APPROVED || strcmp(gi->item->role, role) != 0)
+        continue;
+      char *one = item_command(v, gi);
+      if (!one)
+        return -1;
+      fprintf(v->out, "    %s\n", one);
+      free(one);
+    }
+  }
+  return 0;
+}
+
+/* What to run so the checks count again; NULL when they passed. */
+static char *run_fix(const struct view *v) {
+  const struct uat_gate_verdict *verdict = &v->snap->verdict;
+  if (verdict->run_state == UAT_RUN_PASSED)
+    return NULL;
+  char *cmd = uat_gate_command_for(v->ctx, "run");
+  if (!cmd)
+    return NULL;
+  static const char *const advice[] = {
+      [UAT_RUN_FAILED] = "fix what failed, then run the checks again",
+      [UAT_RUN_MISSING] = "run the checks",
+      [UAT_RUN_STALE] = "run the checks again with this version of the playbook",
+      [UAT_RUN_PARTIAL] = "run every check (without --only)",
+  };
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  const char *what = advice[verdict->run_state];
+  if (verdict->run_state == UAT_RUN_STALE && playbook_unchanged(v))
+    what = "run the checks again against this target and vars";
+  int rc = uat_strbuf_addf(&sb, "%s: %s", what, cmd);
+  if (rc == 0 && !v->ran)
+    rc = uat_strbuf_adds(&sb, v->ctx->opts->no_run
+                                  ? "\n    (or drop --no-run to let the gate run them)"
+                                  : "\n    (or `uatrun gate`, which runs them first)");
+  free(cmd);
+  if (rc != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
+  }
+  return uat_strbuf_take(&sb);
+}
+
+static int print_view(const struct view *v, const char *head) {
+  const struct uat_gate_verdict *verdict = &v->snap->verdict;
+  const struct uat_context *ctx = v->ctx;
+  const char *colour = verdict->state == UAT_GATE_OPEN      ? GREEN
+                       : verdict->state == UAT_GATE_WAITING ? YELLOW
+                                                            : RED;
+  fprintf(v->out, "\n%s%s%s%s\n", paint(v, BOLD), paint(v, colour), head, paint(v, RESET));
+  fprintf(v->out, "%s — release %s, commit %s\n\n", ctx->playbook->name, ctx->release, ctx->commit);
+  int width = (int)id_width(verdict);
+  print_run_line(v, width);
+  for (size_t i = 0; i < verdict->nitems; i++)
+    if (print_item(v, &verdict->items[i], width) != 0)
+      return -1;
+  if (verdict->run_state != UAT_RUN_PASSED) {
+    char *fix = run_fix(v);
+    if (!fix)
+      return -1;
+    fprintf(v->out, "\nTo fix the checks:\n  %s\n", fix);
+    free(fix);
+  }
+  return print_sign_commands(v);
+}
+
+/* ---------- the same picture as data ---------- */
+
+static json_t *str_or_null(const char *s) {
+  return s ? json_string(s) : json_null();
+}
+
+static json_t *run_json(const struct view *v) {
+  const struct uat_run_record *run = &v->snap->run;
+  const struct uat_gate_verdict *verdict = &v->snap->verdict;
+  json_t *o = json_pack("{s:s, s:s, s:b}", "state", uat_run_state_name(verdict->run_state),
+                        "reason", verdict->run_reason, "ran_now", v->ran);
+  if (!o || !run->found)
+    return o;
+  char when[40];
+  json_t *failed = json_array();
+  for (size_t i = 0; failed && i < run->nfailed_ids; i++)
+    if (json_array_append_new(failed, json_string(run->failed_ids[i])) != 0) {
+      json_decref(failed);
+      failed = NULL;
+    }
+  if (!failed ||
+      json_object_update_new(
+          o, json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:o}", "seq", (json_int_t)run->seq,
+                       "finished_at", iso_time(run->time, when, sizeof when), "digest",
+                       str_or_null(run->digest), "passed", (json_int_t)run->npassed, "failed",
+                       (json_int_t)run->nfailed, "errored", (json_int_t)run->nerrored,
+                       "failed_checks", failed)) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+static json_t *signers_json(const struct uat_playbook *pb, const char *role_name) {
+  json_t *a = json_array();
+  const struct uat_role *role = uat_playbook_find_role(pb, role_name);
+  for (size_t i = 0; a && role && i < role->nmembers; i++)
+    if (json_array_append_new(a, json_string(role->members[i])) != 0) {
+      json_decref(a);
+      return NULL;
+    }
+  return a;
+}
+
+/* Sets each key; a value that could not be built (NULL) fails the whole object. */
+static int set_all(json_t *o, const char *const *keys, json_t **values, size_t n) {
+  int rc = o ? 0 : -1;
+  for (size_t i = 0; i < n; i++)
+    if (json_object_set_new(o, keys[i], values[i]) != 0)
+      rc = -1;
+  return rc;
+}
+
+static json_t *item_json(const struct view *v, const struct uat_gate_item *gi) {
+  const struct uat_decision *d = gi->decision;
+  bool approved = gi->state == UAT_ITEM_APPROVED;
+  char when[40];
+  char *note = d && d->note && *d->note ? redacted(v, d->note) : NULL;
+  char *cmd = approved ? NULL : item_command(v, gi);
+  char *interactive = approved ? NULL : role_command(v, gi->item->role);
+  static const char *const keys[] = {
+      "id",         "role", "text", "state",           "reason",  "decision",           "signer",
+      "decided_at", "seq",  "note", "allowed_signers", "command", "interactive_command"};
+  json_t *values[] = {
+      json_string(gi->item->id),
+      json_string(gi->item->role),
+      str_or_null(gi->item->text),
+      json_string(uat_item_state_name(gi->state)),
+      json_string(gi->reason),
+      d ? json_string(d->approve ? "approve" : "reject") : json_null(),
+      str_or_null(d ? d->signer : NULL),
+      d ? json_string(iso_time(d->time, when, sizeof when)) : json_null(),
+      d ? json_integer(d->seq) : json_null(),
+      str_or_null(note),
+      signers_json(v->ctx->playbook, gi->item->role),
+      str_or_null(cmd),
+      str_or_null(interactive),
+  };
+  json_t *o = json_object();
+  bool complete = (!d || !d->note || !*d->note || note) && (approved || (cmd && interactive));
+  if (set_all(o, keys, values, sizeof values / sizeof values[0]) != 0 || !complete) {
+    json_decref(o);
+    o = NULL;
+  }
+  free(note);
+  free(cmd);
+  free(interactive);
+  return o;
+}
+
+static char *gate_json_text(const struct view *v, const char *head) {
+  const struct uat_context *ctx = v->ctx;
+  const struct uat_gate_verdict *verdict = &v->snap->verdict;
+  char now[40];
+  json_t *items = json_array();
+  for (size_t i = 0; items && i < verdict->nitems; i++)
+    if (json_array_append_new(items, item_json(v, &verdict->items[i])) != 0) {
+      json_decref(items);
+      items = NULL;
+    }
+  if (!items)
+    return NULL;
+  json_t *gate = json_pack(
+      "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:o*, s:o}", "state",
+      verdict->state == UAT_GATE_OPEN ? "open" : "closed", "verdict",
+      uat_gate_state_name(verdict->state), "exit_code", uat_gate_exit_code(verdict), "reason", head,
+      "playbook", ctx->playbook->name, "release", ctx->release, "commit", ctx->commit, "digest",
+      v->snap->digest, "evaluated_at", iso_time((int64_t)time(NULL), now, sizeof now),
+      "signoff_max_age_s", (json_int_t)ctx->playbook->signoff_max_age_s, "distinct_signers",
+      ctx->playbook->distinct_signers, "approved", (json_int_t)verdict->napproved, "rejected",
+      (json_int_t)verdict->nrejected, "waiting", (json_int_t)verdict->nwaiting, "run", run_json(v),
+      "items", items);
+  json_t *root = gate ? json_pack("{s:o}", "gate", gate) : NULL;
+  char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(root);
+  return text;
+}
+
+/* With a run: the run's report plus "gate". Without: {"gate": ...} alone (its "run" holds the
+ * recorded run's summary). */
+static int write_json(const struct view *v, const struct uat_run_result *run, const char *head,
+                      struct uat_error *err) {
+  const char *path = v->ctx->opts->report_json;
+  char *text = gate_json_text(v, head);
+  if (!text)
+    return uat_error_set(err, "cannot write the JSON report '%s': out of memory", path);
+  int rc = run ? uat_report_json_write(run, text, path, err)
+               : uat_file_write_atomic(path, text, strlen(text), err);
+  free(text);
+  return rc;
+}
+
+static int open_ledger_if_any(const struct uat_context *ctx, struct uat_ledger **ledger,
+                              struct uat_error *err) {
+  *ledger = NULL;
+  if (access(ctx->ledger_path, F_OK) != 0 && errno == ENOENT)
+    return 0; /* nothing recorded yet: the gate reports the missing run */
+  return uat_ledger_open(ctx->ledger_path, UAT_LEDGER_READ, ledger, err);
+}
+
+/* Evaluates and prints; returns the gate's exit code, 2 for an unwritable report, 4 for
+ * the ledger. */
+static int show_verdict(const struct uat_context *ctx, const struct uat_run_result *run,
+                        const char *digest) {
+  const struct uat_cli_options *o = ctx->opts;
+  struct uat_error err;
+  struct uat_ledger *ledger;
+  struct uat_gate_snapshot snap;
+  if (open_ledger_if_any(ctx, &ledger, &err) != 0 ||
+      uat_gate_snapshot_load(ctx, ledger, digest, (int64_t)time(NULL), &snap, &err) != 0) {
+    uat_ledger_close(ledger);
+    uat_cli_error(o, "%s", err.text);
+    return UAT_EXIT_LEDGER;
+  }
+  uat_ledger_close(ledger);
+  struct view v = {.ctx = ctx, .snap = &snap, .ran = run != NULL, .color = o->color, .out = o->out};
+  char *head = headline(&v);
+  int rc = head && print_view(&v, head) == 0 ? uat_gate_exit_code(&snap.verdict) : -1;
+  if (rc >= 0 && o->report_json && write_json(&v, run, head, &err) != 0) {
+    uat_cli_error(o, "%s", err.text);
+    rc = UAT_EXIT_USAGE;
+  }
+  if (rc < 0) {
+    uat_cli_error(o, "cannot describe the gate: out of memory");
+    rc = UAT_EXIT_USAGE;
+  }
+  free(head);
+  uat_gate_snapshot_release(&snap);
+  return rc;
+}
+
+int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
+  struct uat_error err;
+  if (!run_checks && opts->report_junit) {
+    uat_cli_error(opts,
+                  "--report-junit reports checks that run now, and %s runs none; drop "
+                  "--report-junit, or let the gate run the checks (without --no-run)",
+                  strcmp(opts->command, "gate") == 0 ? "`uatrun gate --no-run`" : "this command");
+    return UAT_EXIT_USAGE;
+  }
+  /* The run itself writes no JSON report here: this command writes it with the verdict. */
+  struct uat_cli_options run_opts = *opts;
+  run_opts.report_json = NULL;
+  struct uat_context ctx;
+  unsigned flags = UAT_CTX_NEED_RELEASE | (run_checks ? UAT_CTX_SECRETS : 0);
+  if (uat_context_open(&ctx, &run_opts, flags, &err) != 0) {
+    uat_cli_error(opts, "%s", err.text);
+    return UAT_EXIT_USAGE;
+  }
+  ctx.opts = opts; /* commands suggested from here name the playbook as the user gave it */
+  if (uat_context_check_reports(&ctx, opts->report_junit, opts->report_json, &err) != 0) {
+    uat_cli_error(opts, "%s", err.text);
+    uat_context_close(&ctx);
+    return UAT_EXIT_USAGE;
+  }
+  char digest[UAT_DIGEST_HEX];
+  if (uat_gate_digest(&ctx, digest, &err) != 0) {
+    uat_cli_error(opts, "%s", err.text);
+    uat_context_close(&ctx);
+    return UAT_EXIT_USAGE;
+  }
+  struct uat_run_result *run = NULL;
+  int run_rc = UAT_EXIT_OK;
+  if (run_checks) {
+    ctx.opts = &run_opts;
+    run_rc = uat_execute_run(&ctx, &run);
+    ctx.opts = opts;
+    /* Nothing ran, or the run could not be recorded: there is nothing to decide on. */
+    if (run && run->abandoned && run_rc == UAT_EXIT_LEDGER)
+      uat_execute_run_stop(&ctx, false, run_rc);
+    if (!run || run_rc == UAT_EXIT_LEDGER) {
+      uat_run_result_free(run);
+      uat_context_close(&ctx);
+      return run_rc;
+    }
+  }
+  int rc = show_verdict(&ctx, run, digest);
+  /* A report that did not reach the disk fails the command even when the gate is open. */
+  if (run_rc == UAT_EXIT_USAGE && rc != UAT_EXIT_LEDGER)
+    rc = UAT_EXIT_USAGE;
+  /* A check stuck in a C call still reads ctx: stop once the verdict and its report are out.
+   * The run it is in errored, so the gate cannot be open. */
+  if (run && run->abandoned)
+    uat_execute_run_stop(&ctx, true, rc == UAT_EXIT_OK ? UAT_EXIT_FAILED : rc);
+  uat_run_result_free(run);
+  uat_context_close(&ctx);
+  return rc;
+}
+
+int uat_cmd_gate(const struct uat_cli_options *opts) {
+  return uat_gate_show(opts, !opts->no_run);
+}

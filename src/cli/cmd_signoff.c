@@ -1,0 +1,652 @@
+/* `uatrun signoff`: a person approves or rejects the sign-off items of their
+ * role for one release and commit. On a terminal it asks item by item and
+ * records nothing until the person confirms; without one it records the single
+ * decision given by --item and --approve/--reject (chat bots, scripts). */
+#include "cli/cmd_gate.h"
+#include "report/report_text.h"
+
+#include <ctype.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NOTE_MAX 2000
+#define COMMIT_SHOWN 12
+
+enum choice_kind { CHOICE_SKIP, CHOICE_APPROVE, CHOICE_REJECT };
+
+struct choice {
+  const struct uat_signoff_item *item;
+  enum choice_kind kind;
+  char *note; /* owned; NULL when none */
+};
+
+/* One sign-off session: who signs what, and the gate's picture before signing. */
+struct session {
+  const struct uat_cli_options *o;
+  struct uat_context ctx;
+  const struct uat_role *role;
+  char *signer;
+  struct uat_ledger *ledger;
+  struct uat_gate_snapshot snap;
+  bool snap_loaded;
+};
+
+static void session_close(struct session *s) {
+  if (s->snap_loaded)
+    uat_gate_snapshot_release(&s->snap);
+  uat_ledger_close(s->ledger);
+  free(s->signer);
+  uat_context_close(&s->ctx);
+}
+
+/* --by, else UATRUN_USER, else the login name. */
+static char *resolve_signer(const struct uat_cli_options *o) {
+  if (o->by)
+    return strdup(o->by);
+  const char *env = getenv("UATRUN_USER");
+  if (env && *env)
+    return strdup(env);
+  struct passwd pw, *found = NULL;
+  char buf[4096];
+  if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &found) == 0 && found && found->pw_name)
+    return strdup(found->pw_name);
+  const char *login = getlogin();
+  return login ? strdup(login) : NULL;
+}
+
+static char *list_members(const struct uat_role *role) {
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  for (size_t i = 0; i < role->nmembers; i++)
+    if (uat_strbuf_addf(&sb, "%s%s", i ? ", " : "", role->members[i]) != 0) {
+      uat_strbuf_release(&sb);
+      return NULL;
+    }
+  return uat_strbuf_take(&sb);
+}
+
+static char *list_roles(const struct uat_playbook *pb) {
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  int rc = pb->nroles ? 0 : uat_strbuf_adds(&sb, "none");
+  for (size_t i = 0; i < pb->nroles && rc == 0; i++)
+    rc = uat_strbuf_addf(&sb, "%s%s", i ? ", " : "", pb->roles[i].name);
+  if (rc != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
+  }
+  return uat_strbuf_take(&sb);
+}
+
+static char *list_items(const struct uat_playbook *pb, const char *role) {
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  int rc = 0;
+  for (size_t i = 0; i < pb->nsignoffs && rc == 0; i++)
+    if (strcmp(pb->signoffs[i].role, role) == 0)
+      rc = uat_strbuf_addf(&sb, "%s%s", sb.len ? ", " : "", pb->signoffs[i].id);
+  if (rc != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
+  }
+  return uat_strbuf_take(&sb);
+}
+
+static size_t items_of_role(const struct uat_playbook *pb, const char *role) {
+  size_t n = 0;
+  for (size_t i = 0; i < pb->nsignoffs; i++)
+    n += strcmp(pb->signoffs[i].role, role) == 0;
+  return n;
+}
+
+static const struct uat_signoff_item *find_item(const struct uat_playbook *pb, const char *id) {
+  for (size_t i = 0; i < pb->nsignoffs; i++)
+    if (strcmp(pb->signoffs[i].id, id) == 0)
+      return &pb->signoffs[i];
+  return NULL;
+}
+
+/* Role and signer: only people listed under roles.ROLE may sign for it. Returns 0 or an exit
+ * code (after printing why). */
+static int check_role_and_signer(struct session *s) {
+  const struct uat_cli_options *o = s->o;
+  const struct uat_playbook *pb = s->ctx.playbook;
+  char *roles = list_roles(pb);
+  if (!o->role) {
+    uat_cli_error(o,
+                  "which role are you signing for? pass --role ROLE (roles in this playbook: "
+                  "%s)",
+                  roles ? roles : "?");
+    free(roles);
+    return UAT_EXIT_USAGE;
+  }
+  s->role = uat_playbook_find_role(pb, o->role);
+  if (!s->role) {
+    uat_cli_error(o, "unknown role '%s': the playbook lists %s under roles", o->role,
+                  roles ? roles : "?");
+    free(roles);
+    return UAT_EXIT_USAGE;
+  }
+  free(roles);
+  if (items_of_role(pb, o->role) == 0) {
+    uat_cli_error(o, "role '%s' has nothing to sign in '%s': no sign-off item names it", o->role,
+                  pb->path);
+    return UAT_EXIT_USAGE;
+  }
+  s->signer = resolve_signer(o);
+  if (!s->signer || !*s->signer) {
+    uat_cli_error(o, "cannot tell who you are: pass --by NAME (or set UATRUN_USER)");
+    return UAT_EXIT_USAGE;
+  }
+  if (!uat_role_has_member(s->role, s->signer)) {
+    char *members = list_members(s->role);
+    uat_cli_error(o,
+                  "'%s' may not sign for '%s' (allowed: %s); sign with --by NAME or ask one "
+                  "of them",
+                  s->signer, o->role, members && *members ? members : "nobody");
+    free(members);
+    return UAT_EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* The options that say how to sign: a terminal, or --item with --approve/--reject. */
+static int check_mode(const struct session *s) {
+  const struct uat_cli_options *o = s->o;
+  const struct uat_playbook *pb = s->ctx.playbook;
+  char *items = list_items(pb, o->role);
+  int rc = 0;
+  if (!o->item && o->decision != UAT_DECIDE_NONE) {
+    uat_cli_error(o, "--%s needs --item ID to say what you decide on (items for %s: %s)",
+                  o->decision == UAT_DECIDE_APPROVE ? "approve" : "reject", o->role,
+                  items ? items : "?");
+    rc = UAT_EXIT_USAGE;
+  } else if (!o->item && o->note) {
+    uat_cli_error(o, "--note goes with --item ID and --approve or --reject; on a terminal, "
+                     "leave it out and type the note when asked");
+    rc = UAT_EXIT_USAGE;
+  } else if (!o->item && !o->stdin_tty) {
+    uat_cli_error(o,
+                  "no terminal to ask on: to record one decision without a terminal, pass "
+                  "--item ID --approve (or --reject --note REASON) (items for %s: %s)",
+                  o->role, items ? items : "?");
+    rc = UAT_EXIT_USAGE;
+  } else if (o->item) {
+    const struct uat_signoff_item *it = find_item(pb, o->item);
+    if (!it) {
+      uat_cli_error(o, "unknown sign-off item '%s' (items for %s: %s)", o->item, o->role,
+                    items ? items : "?");
+      rc = UAT_EXIT_USAGE;
+    } else if (strcmp(it->role, o->role) != 0) {
+      uat_cli_error(o, "item '%s' is signed by role '%s', not '%s' (items for %s: %s)", o->item,
+                    it->role, o->role, o->role, items ? items : "?");
+      rc = UAT_EXIT_USAGE;
+    } else if (o->decision == UAT_DECIDE_NONE) {
+      uat_cli_error(o, "say what you decide on '%s': add --approve or --reject", o->item);
+      rc = UAT_EXIT_USAGE;
+    } else if (o->decision == UAT_DECIDE_REJECT && (!o->note || !*o->note)) {
+      uat_cli_error(o, "a rejection needs a reason: add --note \"what is wrong\"");
+      rc = UAT_EXIT_USAGE;
+    } else if (o->note && strlen(o->note) > NOTE_MAX) {
+      uat_cli_error(o, "--note is %zu characters long; keep it under %d", strlen(o->note),
+                    NOTE_MAX);
+      rc = UAT_EXIT_USAGE;
+    }
+  }
+  free(items);
+  return rc;
+}
+
+/* A commit given in another form than the checks ran for (short SHA, other case) names no
+ * run, and the gate would never count the sign-off: refuse it, naming the recorded form.
+ * Returns 0 or an exit code (after printing why). */
+static int check_commit_form(const struct session *s) {
+  const struct uat_context *ctx = &s->ctx;
+  char *other = NULL;
+  struct uat_error err;
+  if (uat_ledger_run_commit_like(s->ledger, ctx->playbook->name, ctx->release, ctx->commit, &other,
+                                 &err) != 0) {
+    uat_cli_error(s->o, "%s", err.text);
+    return UAT_EXIT_LEDGER;
+  }
+  if (!other)
+    return 0;
+  uat_cli_error(s->o,
+                "the checks of release %s ran for commit %s, and you sign for '%s': the gate "
+                "compares commits exactly, so this sign-off would not count; sign with "
+                "--commit %s (or run the checks for '%s' first)",
+                ctx->release, other, ctx->commit, other, ctx->commit);
+  free(other);
+  return UAT_EXIT_USAGE;
+}
+
+/* Signing is refused while the latest run of this release and commit failed. */
+static int check_latest_run(const struct session *s) {
+  const struct uat_cli_options *o = s->o;
+  const struct uat_run_record *run = &s->snap.run;
+  const struct uat_context *ctx = &s->ctx;
+  char *cmd = uat_gate_command_for(ctx, "run");
+  if (!cmd) {
+    uat_cli_error(o, "out of memory");
+    return UAT_EXIT_USAGE;
+  }
+  int rc = 0;
+  if (!run->found) {
+    fprintf(o->err,
+            "uatrun: note: no automated run recorded yet for release %s commit %.*s; the gate "
+            "will need one: %s\n",
+            ctx->release, COMMIT_SHOWN, ctx->commit, cmd);
+  } else if (!run->passed) {
+    char when[32];
+    struct uat_strbuf ids;
+    uat_strbuf_init(&ids, 0);
+    for (size_t i = 0; i < run->nfailed_ids; i++)
+      uat_strbuf_addf(&ids, "%s%s", i ? ", " : "", run->failed_ids[i]);
+    uat_cli_error(o,
+                  "the latest run of release %s commit %.*s failed%s%s%s at %s; fix it and "
+                  "run the checks again before signing: %s",
+                  ctx->release, COMMIT_SHOWN, ctx->commit, ids.len ? " (checks: " : "",
+                  ids.len ? ids.buf : "", ids.len ? ")" : "",
+                  uat_gate_format_time(run->time, when, sizeof when), cmd);
+    uat_strbuf_release(&ids);
+    rc = UAT_EXIT_FAILED;
+  } else if (!run->digest || strcmp(run->digest, s->snap.digest) != 0) {
+    /* Only the playbook version: signoff takes no --base-url or --var, so a run against the
+     * gate's own target would otherwise be called "an earlier version" here. */
+    fprintf(o->err,
+            "uatrun: note: the latest run used an earlier version of the playbook; the gate will "
+            "need a new one: %s\n",
+            cmd);
+  }
+  free(cmd);
+  return rc;
+}
+
+/* distinct_signers: the item of another role this signer already satisfies, or NULL. */
+static const struct uat_gate_item *already_signed_elsewhere(const struct session *s) {
+  if (!s->ctx.playbook->distinct_signers)
+    return NULL;
+  return uat_gate_other_role_signed_by(&s->snap.verdict, s->o->role, s->signer);
+}
+
+static void explain_distinct(const struct session *s, const struct uat_gate_item *other, FILE *out,
+                             const char *prefix) {
+  fprintf(out,
+          "%s'%s' already signed for '%s' (%s) of release %s, and this playbook needs a "
+          "different person for each role (gate.distinct_signers)",
+          prefix, s->signer, other->item->role, other->item->id, s->ctx.release);
+}
+
+/* The ledger record of choice c, its note redacted (*note holds it: the caller frees). */
+static int make_decision(const struct session *s, const struct choice *c, struct uat_decision *d,
+                         char **note, struct uat_error *err) {
+  const struct uat_context *ctx = &s->ctx;
+  *note = c->note ? uat_redact(&ctx->redactor, c->note) : NULL;
+  if (c->note && !*note)
+    return uat_error_set(err, "cannot record the decision: out of memory");
+  *d = (struct uat_decision){
+      .time = (int64_t)time(NULL),
+      .playbook = ctx->playbook->name,
+      .digest = (char *)s->snap.digest,
+      .release = ctx->release,
+      .commit = ctx->commit,
+      .role = c->item->role,
+      .item = c->item->id,
+      .signer = s->signer,
+      .approve = c->kind == CHOICE_APPROVE,
+      .note = *note,
+      .run_seq = s->snap.run.found ? s->snap.run.seq : 0,
+  };
+  return 0;
+}
+
+static void print_recorded(const struct session *s, const struct uat_decision *d) {
+  fprintf(s->o->out, "recorded: %s %s by %s for %s (%.*s)\n", d->approve ? "approve" : "reject",
+          d->item, d->signer, d->release, COMMIT_SHOWN, d->commit);
+}
+
+/* Appends the decisions of choices (skips left out) in one transaction: all or none. */
+static int record(struct session *s, const struct choice *choices, size_t n,
+                  char head[UAT_HASH_HEX], struct uat_error *err) {
+  struct uat_decision *ds = calloc(n ? n : 1, sizeof *ds);
+  char **notes = calloc(n ? n : 1, sizeof *notes);
+  size_t nd = 0;
+  int rc = ds && notes ? 0 : uat_error_set(err, "cannot record the decisions: out of memory");
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    if (choices[i].kind != CHOICE_SKIP) {
+      rc = make_decision(s, &choices[i], &ds[nd], &notes[nd], err);
+      nd++;
+    }
+  if (rc == 0)
+    rc = uat_ledger_record_decisions(s->ledger, ds, nd, head, err);
+  for (size_t i = 0; rc == 0 && i < nd; i++)
+    print_recorded(s, &ds[i]);
+  for (size_t i = 0; notes && i < nd; i++)
+    free(notes[i]);
+  free(notes);
+  free(ds);
+  return rc;
+}
+
+static int sign_one(struct session *s) {
+  const struct uat_cli_options *o = s->o;
+  struct choice c = {
+      .item = find_item(s->ctx.playbook, o->item),
+      .kind = o->decision == UAT_DECIDE_APPROVE ? CHOICE_APPROVE : CHOICE_REJECT,
+      .note = (char *)(o->note && *o->note ? o->note : NULL),
+  };
+  const struct uat_gate_item *other = already_signed_elsewhere(s);
+  if (c.kind == CHOICE_APPROVE && other) {
+    explain_distinct(s, other, o->err, "uatrun: ");
+    fputs("; ask another member of the role to approve\n", o->err);
+    return UAT_EXIT_USAGE;
+  }
+  char head[UAT_HASH_HEX];
+  struct uat_error err;
+  if (record(s, &c, 1, head, &err) != 0) {
+    uat_cli_error(o, "%s", err.text);
+    return UAT_EXIT_LEDGER;
+  }
+  fprintf(o->out, "ledger head: %s\n", head);
+  return UAT_EXIT_OK;
+}
+
+/* ---------- the terminal prompt ---------- */
+
+/* Ctrl-C while answering: nothing has been written, so say so and leave at once. */
+static void interrupted(int sig) {
+  static const char msg[] = "\nstopped: nothing recorded\n";
+  (void)sig;
+  ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)ignored;
+  _exit(UAT_EXIT_USAGE);
+}
+
+/* One line of input without its line ending; NULL at end of input. Caller frees. */
+static char *ask(const struct session *s, const char *question) {
+  fputs(question, s->o->out);
+  fflush(s->o->out);
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n = getline(&line, &cap, stdin);
+  if (n < 0) {
+    free(line);
+    return NULL;
+  }
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    line[--n] = '\0';
+  return line;
+}
+
+static const char *trimmed(char *text) {
+  while (isspace((unsigned char)*text))
+    text++;
+  size_t n = strlen(text);
+  while (n > 0 && isspace((unsigned char)text[n - 1]))
+    text[--n] = '\0';
+  return text;
+}
+
+static bool answer_is(const char *answer, const char *word) {
+  return strcasecmp(answer, word) == 0 ||
+         (answer[0] && !answer[1] && tolower(answer[0]) == word[0]);
+}
+
+/* Asks for a note until it fits (and, when required, is not empty). -1 at end of input. */
+static int ask_note(const struct session *s, bool required, char **note) {
+  const char *question = required ? "      Why do you reject it? (required): "
+                                  : "      Note (optional, press Enter for none): ";
+  for (;;) {
+    char *line = ask(s, question);
+    if (!line)
+      return -1;
+    const char *text = trimmed(line);
+    size_t len = strlen(text);
+    if (len > NOTE_MAX) {
+      fprintf(s->o->out, "      That is %zu characters; please keep it under %d.\n", len, NOTE_MAX);
+    } else if (!uat_report_text_is_line(text)) {
+      /* Like --note: the ledger stores UTF-8, and others read the note on a terminal. */
+      fputs("      That note holds control characters or bytes that are not UTF-8 text; please "
+            "type it again as plain text.\n",
+            s->o->out);
+    } else if (required && len == 0) {
+      fputs("      A rejection needs a reason, so the team knows what to fix.\n", s->o->out);
+    } else {
+      *note = len ? strdup(text) : NULL;
+      free(line);
+      return len && !*note ? -1 : 0;
+    }
+    free(line);
+  }
+}
+
+/* Columns of the terminal the prompt is on; 80 when unknown or implausibly narrow. */
+static size_t prompt_columns(void) {
+  int cols = uat_cli_terminal_columns();
+  return cols >= 40 ? (size_t)cols : 80;
+}
+
+/* Columns of UTF-8 text (one per character: the texts are prose, not wide CJK). */
+static size_t text_columns(const char *s, size_t len) {
+  size_t cols = 0;
+  for (size_t i = 0; i < len; i++)
+    cols += ((unsigned char)s[i] & 0xC0) != 0x80;
+  return cols;
+}
+
+/* Prints text indented, broken between words before the terminal's edge: a line the
+ * terminal wraps itself starts the next row in column 0, under nothing. */
+static void print_wrapped(FILE *out, const char *text, const char *indent) {
+  size_t room = prompt_columns() - 1 - strlen(indent);
+  const char *p = text;
+  while (*p) {
+    while (*p == ' ')
+      p++;
+    if (!*p)
+      break;
+    const char *line_end = p, *q = p;
+    size_t used = 0;
+    while (*q) {
+      const char *word_end = q + strcspn(q, " ");
+      size_t add = (q == p ? 0 : 1) + text_columns(q, (size_t)(word_end - q));
+      if (q != p && used + add > room)
+        break;
+      used += add;
+      line_end = word_end;
+      q = word_end + strspn(word_end, " ");
+    }
+    fprintf(out, "%s%.*s\n", indent, (int)(line_end - p), p);
+    p = line_end;
+  }
+}
+
+/* Asks approve / reject / skip for one item. -1 at end of input. */
+static int ask_item(const struct session *s, const struct uat_gate_item *gi, size_t n, size_t total,
+                    struct choice *c) {
+  FILE *out = s->o->out;
+  fprintf(out, "\n[%zu/%zu] %s\n", n, total, gi->item->id);
+  print_wrapped(out, gi->item->text ? gi->item->text : "", "      ");
+  fprintf(out, "      so far: %s\n", gi->reason);
+  const struct uat_gate_item *other = already_signed_elsewhere(s);
+  for (;;) {
+    char *line = ask(s, "      Approve, reject or skip? [a/r/s] ");
+    if (!line)
+      return -1;
+    const char *answer = trimmed(line);
+    enum choice_kind kind = CHOICE_SKIP;
+    bool understood = true;
+    if (answer_is(answer, "approve"))
+      kind = CHOICE_APPROVE;
+    else if (answer_is(answer, "reject"))
+      kind = CHOICE_REJECT;
+    else if (!answer_is(answer, "skip"))
+      understood = false;
+    free(line);
+    if (!understood) {
+      fputs("      Please type a to approve, r to reject, or s to skip this item.\n", out);
+      continue;
+    }
+    if (kind == CHOICE_APPROVE && other) {
+      explain_distinct(s, other, out, "      You cannot approve: ");
+      fputs(".\n      You may reject or skip this item.\n", out);
+      continue;
+    }
+    c->item = gi->item;
+    c->kind = kind;
+    c->note = NULL;
+    return kind == CHOICE_SKIP ? 0 : ask_note(s, kind == CHOICE_REJECT, &c->note);
+  }
+}
+
+static void print_header(const struct session *s, size_t total) {
+  const struct uat_context *ctx = &s->ctx;
+  const struct uat_gate_verdict *v = &s->snap.verdict;
+  FILE *out = s->o->out;
+  fprintf(out, "Sign-off for \"%s\"\n", ctx->playbook->name);
+  fprintf(out, "  release:  %s\n  commit:   %s\n", ctx->release, ctx->commit);
+  if (v->run_state == UAT_RUN_MISSING)
+    fputs("  checks:   no automated run recorded yet for this release\n", out);
+  else
+    fprintf(out, "  checks:   %s\n", v->run_reason);
+  fprintf(out, "  you:      %s, signing for %s\n\n", s->signer, s->o->role);
+  fprintf(out,
+          "%zu item%s to review. For each one, type a to approve, r to reject or s to skip.\n"
+          "Nothing is recorded until you confirm at the end;\n"
+          "Ctrl-C stops without recording anything.\n",
+          total, total == 1 ? "" : "s");
+}
+
+static size_t print_summary(const struct session *s, const struct choice *choices, size_t n) {
+  FILE *out = s->o->out;
+  size_t decided = 0, width = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strlen(choices[i].item->id) > width)
+      width = strlen(choices[i].item->id);
+  fputs("\nYour decisions:\n", out);
+  for (size_t i = 0; i < n; i++) {
+    const struct choice *c = &choices[i];
+    const char *what = c->kind == CHOICE_APPROVE  ? "✓ approve"
+                       : c->kind == CHOICE_REJECT ? "✗ reject "
+                                                  : "- skip   ";
+    fprintf(out, "  %s  %-*s", what, c->note ? (int)width : 0, c->item->id);
+    if (c->note)
+      fprintf(out, "  \"%s\"", c->note);
+    fputc('\n', out);
+    decided += c->kind != CHOICE_SKIP;
+  }
+  return decided;
+}
+
+/* Records every decision in one transaction with signals held back, so neither Ctrl-C nor
+ * a failed write can leave some of a person's decisions recorded and the others not. */
+static int record_all(struct session *s, const struct choice *choices, size_t n) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGHUP);
+  sigaddset(&block, SIGQUIT);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  signal(SIGINT, SIG_DFL);
+  char head[UAT_HASH_HEX] = "";
+  struct uat_error err;
+  int rc = UAT_EXIT_OK;
+  if (record(s, choices, n, head, &err) != 0) {
+    uat_cli_error(s->o, "%s", err.text);
+    fputs("uatrun: none of your decisions was recorded; run `uatrun signoff` again\n", s->o->err);
+    rc = UAT_EXIT_LEDGER;
+  } else {
+    fprintf(s->o->out, "ledger head: %s\n", head);
+  }
+  fflush(s->o->out);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  return rc;
+}
+
+static void free_choices(struct choice *choices, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(choices[i].note);
+  free(choices);
+}
+
+static int sign_interactively(struct session *s) {
+  const struct uat_gate_verdict *v = &s->snap.verdict;
+  size_t total = items_of_role(s->ctx.playbook, s->o->role);
+  struct choice *choices = calloc(total, sizeof *choices);
+  if (!choices) {
+    uat_cli_error(s->o, "out of memory");
+    return UAT_EXIT_USAGE;
+  }
+  struct sigaction sa = {.sa_handler = interrupted}, old_sa;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_sa);
+  print_header(s, total);
+  size_t n = 0;
+  int rc = 0;
+  for (size_t i = 0; i < v->nitems && rc == 0; i++)
+    if (strcmp(v->items[i].item->role, s->o->role) == 0) {
+      rc = ask_item(s, &v->items[i], n + 1, total, &choices[n]);
+      n += rc == 0;
+    }
+  char *confirm = NULL;
+  size_t decided = rc == 0 ? print_summary(s, choices, n) : 0;
+  if (rc != 0) {
+    fputs("\nend of input: nothing recorded\n", s->o->out);
+    rc = UAT_EXIT_USAGE;
+  } else if (decided == 0) {
+    fputs("\nnothing to record: you skipped every item\n", s->o->out);
+    rc = UAT_EXIT_OK;
+  } else {
+    char question[200];
+    snprintf(question, sizeof question, "\nRecord %s %zu decision%s for release %s? [y/N] ",
+             decided == 1 ? "this" : "these", decided, decided == 1 ? "" : "s", s->ctx.release);
+    confirm = ask(s, question);
+    const char *answer = confirm ? trimmed(confirm) : "";
+    if (answer_is(answer, "yes")) {
+      rc = record_all(s, choices, n);
+    } else {
+      fprintf(s->o->out, "%snothing recorded\n", confirm ? "" : "\nend of input: ");
+      rc = UAT_EXIT_USAGE;
+    }
+  }
+  free(confirm);
+  sigaction(SIGINT, &old_sa, NULL);
+  free_choices(choices, n);
+  return rc;
+}
+
+int uat_cmd_signoff(const struct uat_cli_options *opts) {
+  struct session s = {.o = opts};
+  struct uat_error err;
+  if (uat_context_open(&s.ctx, opts, UAT_CTX_NEED_RELEASE, &err) != 0) {
+    uat_cli_error(opts, "%s", err.text);
+    return UAT_EXIT_USAGE;
+  }
+  int rc = check_role_and_signer(&s);
+  rc = rc ? rc : check_mode(&s);
+  char digest[UAT_DIGEST_HEX];
+  if (rc == 0 && uat_gate_digest(&s.ctx, digest, &err) != 0) {
+    uat_cli_error(opts, "%s", err.text);
+    rc = UAT_EXIT_USAGE;
+  }
+  if (rc == 0 &&
+      (uat_ledger_open(s.ctx.ledger_path, UAT_LEDGER_WRITE, &s.ledger, &err) != 0 ||
+       uat_gate_snapshot_load(&s.ctx, s.ledger, digest, (int64_t)time(NULL), &s.snap, &err) != 0)) {
+    uat_cli_error(opts, "%s", err.text);
+    rc = UAT_EXIT_LEDGER;
+  }
+  s.snap_loaded = rc == 0;
+  if (rc == 0 && !s.snap.run.found)
+    rc = check_commit_form(&s);
+  rc = rc ? rc : check_latest_run(&s);
+  if (rc == 0)
+    rc = opts->item ? sign_one(&s) : sign_interactively(&s);
+  session_close(&s);
+  return rc;
+}

@@ -1,0 +1,110 @@
+/* A playbook: the YAML file a team writes, validated and resolved.
+ * uat_playbook_load reads it with libyaml, expands ${VAR} / ${VAR:-default}
+ * from the environment, resolves paths against the playbook's folder, reads
+ * secrets from their environment variables and checks everything the contract
+ * asks (unknown keys, types, ids, scripts, roles), reporting the first problem
+ * as "FILE:LINE:COLUMN: message; what to do".
+ * Ownership: the playbook owns every string and json_t in it; uat_playbook_free
+ * releases all. Nothing here is modified after loading, so threads may share it. */
+#ifndef UAT_PLAYBOOK_H
+#define UAT_PLAYBOOK_H
+
+#include "util/error.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define UAT_DEFAULT_TIMEOUT_S 10.0
+#define UAT_MAX_RETRIES 10 /* checks[].retries is 0 to this */
+#define UAT_DEFAULT_MEMORY_CAP ((size_t)64 * 1024 * 1024)
+#define UAT_DEFAULT_SIGNOFF_MAX_AGE_S (72.0 * 3600)
+#define UAT_SECRET_MIN_LEN 4 /* shorter values cannot be masked without showing them */
+
+struct uat_header {
+  char *name;
+  char *value;
+};
+
+struct uat_secret {
+  char *name;  /* as scripts see it: secrets.NAME */
+  char *env;   /* the environment variable it comes from */
+  char *value; /* never printed; the redactor hides it */
+};
+
+struct uat_check {
+  char *id;               /* [a-z0-9._-]+, unique */
+  char *title;            /* defaults to id */
+  char *script_path;      /* resolved path of `script:`, or NULL for `run:` */
+  char *source;           /* the Lua source (read from script_path, or the inline `run:` text) */
+  char *chunk_name;       /* what errors name: the script path as written, prefixed with the
+                             playbook's folder as given; "PLAYBOOK:LINE" for run: */
+  int source_line_offset; /* for run: the playbook line where the Lua text starts, minus 1 */
+  json_t *params;         /* `with:` as an object (empty object when absent) */
+  char **tags;
+  size_t ntags;
+  double timeout_s;  /* checks[].timeout, else target.timeout */
+  int retries;       /* extra attempts after a failure, >= 0 */
+  size_t memory_cap; /* bytes; checks[].memory, default 64 MiB */
+  int line, col;     /* where the check starts in the playbook */
+};
+
+struct uat_signoff_item {
+  char *id;
+  char *role;
+  char *text;
+  int line, col;
+};
+
+struct uat_role {
+  char *name;
+  char **members;
+  size_t nmembers;
+};
+
+struct uat_playbook {
+  char *path; /* as given */
+  char *dir;  /* folder of the playbook: relative paths resolve against it */
+  char *name;
+  char *base_url;
+  int base_url_line, base_url_col; /* where target.base_url is written */
+  double timeout_s;
+  struct uat_header *headers;
+  size_t nheaders;
+  struct uat_secret *secrets;
+  size_t nsecrets;
+  json_t *vars; /* object; --var KEY=VALUE overrides are applied by uat_playbook_set_var */
+  struct uat_check *checks;
+  size_t nchecks;
+  struct uat_signoff_item *signoffs;
+  size_t nsignoffs;
+  struct uat_role *roles;
+  size_t nroles;
+  double signoff_max_age_s;
+  bool distinct_signers;
+  char *ledger_path; /* resolved; UATRUN_LEDGER is applied by the caller, not here */
+};
+
+struct uat_playbook_options {
+  /* Environment lookup for ${VAR} and secrets; NULL means getenv. Tests pass their own. */
+  const char *(*getenv_fn)(const char *name, void *ctx);
+  void *getenv_ctx;
+  /* lint: a missing secret is reported as a problem too (same as run), but a caller may
+   * set this to accept unset secrets (e.g. `status`, `history`, which run nothing). */
+  bool allow_missing_secrets;
+};
+
+/* Loads and validates. Returns NULL with err set ("FILE:LINE:COL: ...") on any problem. */
+struct uat_playbook *uat_playbook_load(const char *path, const struct uat_playbook_options *opts,
+                                       struct uat_error *err);
+void uat_playbook_free(struct uat_playbook *pb);
+
+/* Applies a --var KEY=VALUE override (VALUE kept as a string). Returns 0 or -1 with err set. */
+int uat_playbook_set_var(struct uat_playbook *pb, const char *assignment, struct uat_error *err);
+
+const struct uat_check *uat_playbook_find_check(const struct uat_playbook *pb, const char *id);
+const struct uat_role *uat_playbook_find_role(const struct uat_playbook *pb, const char *name);
+bool uat_check_has_tag(const struct uat_check *check, const char *tag);
+bool uat_role_has_member(const struct uat_role *role, const char *person);
+
+#endif

@@ -1,0 +1,42 @@
+/* Reports of a run: terminal (streaming, as checks finish), JUnit XML and JSON.
+ * The run result's strings are already redacted; reports add no secrets.
+ * File reports are written all-or-nothing; a failure returns -1 with err set. */
+#ifndef UAT_REPORT_H
+#define UAT_REPORT_H
+
+#include "util/error.h"
+#include "util/result.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct uat_term {
+  FILE *out;
+  bool color;      /* ANSI colours */
+  bool progress;   /* a transient "[3/12] running check-id" line (TTY only) */
+  bool quiet;      /* only failures and the summary */
+  bool verbose;    /* logs, request dumps and tracebacks of every check */
+  size_t id_width; /* check ids are padded to this width (capped), so titles line up; 0: none */
+  int columns;     /* terminal width the progress line must fit in; 0: unknown (80) */
+};
+
+/* Before any check runs: the playbook name, target, release and commit. */
+void uat_term_begin(const struct uat_term *t, const struct uat_run_result *run, size_t total);
+/* A check is starting (progress line only). */
+void uat_term_check_started(const struct uat_term *t, const char *id, size_t done, size_t total);
+/* A check finished: "✓ id  120ms" or "✗ id  1.2s" with its failed expectations
+ * (actual vs expected), error and, when verbose, logs and traceback. */
+void uat_term_check_done(const struct uat_term *t, const struct uat_check_result *r);
+/* "3 passed, 1 failed, 0 errors in 2.1s" plus the failing ids. */
+void uat_term_summary(const struct uat_term *t, const struct uat_run_result *run);
+
+/* JUnit XML (libxml2 xmlwriter): one testsuite per playbook, one testcase per check. */
+int uat_report_junit_write(const struct uat_run_result *run, const char *path,
+                           struct uat_error *err);
+
+/* JSON (jansson) with the field names documented in README.md. extra, when not NULL,
+ * is a JSON object text merged at the top level (the gate adds its verdict this way). */
+int uat_report_json_write(const struct uat_run_result *run, const char *extra_json,
+                          const char *path, struct uat_error *err);
+
+#endif
