@@ -9,6 +9,7 @@
 #include "playbook/playbook.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -515,8 +516,14 @@ static int perform(lua_State *L, struct client_box *cbox, bool cookies, const ch
   log_exchange(L, ctx, box, &req, ok, ok ? NULL : err.text);
   if (!ok) {
     if (box->resp.timed_out && capped) {
+      /* The check's deadline cut the request short: its timeout is the one to raise. */
       stop_soon(L);
-      lua_pushfstring(L, "%s; the check's own timeout ran out", err.text);
+      char left[32];
+      snprintf(left, sizeof left, "%.1f", req.timeout_s);
+      lua_pushfstring(L,
+                      "%s %s: timed out after %ss without a complete reply: the check's own "
+                      "timeout ran out; if the server is only slow, raise the check's timeout",
+                      method, box->url, left);
     } else
       lua_pushstring(L, err.text);
     return raise_redacted(L, lua_tostring(L, -1));
