@@ -1,6 +1,8 @@
 /* The per-check context every binding reaches through its lua_State. */
 #include "check/lua_api.h"
 
+#include "util/strbuf.h"
+
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,37 @@ const char *uat_lua_where(lua_State *L, int level, char *buf, size_t size) {
 char *uat_lua_redact(lua_State *L, const char *text) {
   struct uat_lua_ctx *ctx = uat_lua_ctx(L);
   return uat_redact(ctx && ctx->env ? ctx->env->redactor : NULL, text);
+}
+
+/* __gc of a strbuf box: releases a text a binding was building or copying into Lua. */
+static int l_strbuf_box_gc(lua_State *L) {
+  struct uat_strbuf *sb = lua_touserdata(L, 1);
+  if (sb)
+    uat_strbuf_release(sb);
+  return 0;
+}
+
+struct uat_strbuf *uat_lua_push_strbuf_box(lua_State *L) {
+  struct uat_strbuf *sb = lua_newuserdatauv(L, sizeof *sb, 0);
+  uat_strbuf_init(sb, 0); /* safe to collect before the metatable is set, and after */
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, l_strbuf_box_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  return sb;
+}
+
+const char *uat_lua_push_redacted(lua_State *L, const char *text) {
+  struct uat_strbuf *sb = uat_lua_push_strbuf_box(L);
+  char *safe = uat_lua_redact(L, text);
+  int rc = safe ? uat_strbuf_adds(sb, safe) : -1;
+  free(safe);
+  if (rc != 0)
+    luaL_error(L, "out of memory while redacting a message");
+  lua_pushlstring(L, sb->buf ? sb->buf : "", sb->len);
+  uat_strbuf_release(sb);
+  lua_remove(L, -2);
+  return lua_tostring(L, -1);
 }
 
 static bool fits(const struct uat_lua_ctx *ctx, size_t bytes) {
