@@ -119,14 +119,15 @@ int uat_lua_reserve_error(lua_State *L, const char *what, size_t text_len, size_
   const double mib = 1024.0 * 1024.0;
   size_t cap = ctx ? ctx->mem_cap : 0;
   size_t used = ctx ? ctx->mem_used + ctx->mem_outside : 0;
+  /* `what` stays out of the fixed buffer: a long URL in it cut the reason off. */
   char msg[320];
   snprintf(msg, sizeof msg,
-           "%s: the tree of this %zu-byte text would take about %.1f MiB outside Lua, more "
+           "the tree of this %zu-byte text would take about %.1f MiB outside Lua, more "
            "than the %.1f MiB left of the check's memory cap (%.1f MiB); parse a smaller text "
            "or raise the check's `memory:`",
-           what, text_len, (double)bytes / mib, used < cap ? (double)(cap - used) / mib : 0.0,
+           text_len, (double)bytes / mib, used < cap ? (double)(cap - used) / mib : 0.0,
            (double)cap / mib);
-  return luaL_error(L, "%s", msg);
+  return luaL_error(L, "%s: %s", what, msg);
 }
 
 size_t uat_lua_parse_limit(lua_State *L) {
