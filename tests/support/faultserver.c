@@ -140,7 +140,8 @@ static int make_certificate(struct uat_faultserver *srv) {
       !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1,
                                   -1, 0) ||
       !X509_set_issuer_name(cert, name) || !X509_sign(cert, key, EVP_sha256()) ||
-      !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) || !PEM_write_bio_X509(cb, cert))
+      !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) ||
+      !PEM_write_bio_X509(cb, cert))
     goto out;
   srv->key_pem = bio_text(kb);
   srv->cert_pem = bio_text(cb);

@@ -48,8 +48,7 @@ static int setup(void **state) {
   f->faults = uat_faultserver_start(err, sizeof err);
   if (!f->faults)
     fail_msg("fault server: %s", err);
-  snprintf(f->base_url, sizeof f->base_url, "http://127.0.0.1:%u/",
-           uat_testserver_port(f->server));
+  snprintf(f->base_url, sizeof f->base_url, "http://127.0.0.1:%u/", uat_testserver_port(f->server));
   f->secret = (struct uat_secret){.name = "token", .env = "TOKEN", .value = SECRET};
   f->pb = (struct uat_playbook){.path = "playbook.yml",
                                 .dir = ".",
