@@ -12,6 +12,8 @@
 #include <lua.h>
 #include <stdbool.h>
 
+struct uat_strbuf;
+
 /* One per check attempt; reachable from any function of that state. */
 struct uat_lua_ctx {
   const struct uat_check_env *env;
@@ -47,6 +49,14 @@ const char *uat_lua_where(lua_State *L, int level, char *buf, size_t size);
 
 /* A redacted copy of text (caller frees), using the check's redactor. */
 char *uat_lua_redact(lua_State *L, const char *text);
+
+/* [-0, +1, m] Pushes a userdata holding an empty strbuf, released when the userdata is
+ * collected: a text built from Lua values, or being copied into Lua, then leaks nothing
+ * when a push raises on the memory cap. Release it yourself once done (the __gc copes). */
+struct uat_strbuf *uat_lua_push_strbuf_box(lua_State *L);
+
+/* [-0, +1, m] Pushes a redacted copy of text (the malloc'd copy is boxed meanwhile). */
+const char *uat_lua_push_redacted(lua_State *L, const char *text);
 
 /* Each sets one global table of the script API. [-0, +0, m] */
 void uat_lua_open_json(lua_State *L);   /* json.decode/encode/null */

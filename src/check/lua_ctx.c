@@ -1,6 +1,8 @@
 /* The per-check context every binding reaches through its lua_State. */
 #include "check/lua_api.h"
 
+#include "util/strbuf.h"
+
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,37 @@ char *uat_lua_redact(lua_State *L, const char *text) {
   return uat_redact(ctx && ctx->env ? ctx->env->redactor : NULL, text);
 }
 
+/* __gc of a strbuf box: releases a text a binding was building or copying into Lua. */
+static int l_strbuf_box_gc(lua_State *L) {
+  struct uat_strbuf *sb = lua_touserdata(L, 1);
+  if (sb)
+    uat_strbuf_release(sb);
+  return 0;
+}
+
+struct uat_strbuf *uat_lua_push_strbuf_box(lua_State *L) {
+  struct uat_strbuf *sb = lua_newuserdatauv(L, sizeof *sb, 0);
+  uat_strbuf_init(sb, 0); /* safe to collect before the metatable is set, and after */
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, l_strbuf_box_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  return sb;
+}
+
+const char *uat_lua_push_redacted(lua_State *L, const char *text) {
+  struct uat_strbuf *sb = uat_lua_push_strbuf_box(L);
+  char *safe = uat_lua_redact(L, text);
+  int rc = safe ? uat_strbuf_adds(sb, safe) : -1;
+  free(safe);
+  if (rc != 0)
+    luaL_error(L, "out of memory while redacting a message");
+  lua_pushlstring(L, sb->buf ? sb->buf : "", sb->len);
+  uat_strbuf_release(sb);
+  lua_remove(L, -2);
+  return lua_tostring(L, -1);
+}
+
 static bool fits(const struct uat_lua_ctx *ctx, size_t bytes) {
   size_t used = ctx->mem_used + ctx->mem_outside;
   return used <= ctx->mem_cap && bytes <= ctx->mem_cap - used;
@@ -86,14 +119,15 @@ int uat_lua_reserve_error(lua_State *L, const char *what, size_t text_len, size_
   const double mib = 1024.0 * 1024.0;
   size_t cap = ctx ? ctx->mem_cap : 0;
   size_t used = ctx ? ctx->mem_used + ctx->mem_outside : 0;
+  /* `what` stays out of the fixed buffer: a long URL in it cut the reason off. */
   char msg[320];
   snprintf(msg, sizeof msg,
-           "%s: the tree of this %zu-byte text would take about %.1f MiB outside Lua, more "
+           "the tree of this %zu-byte text would take about %.1f MiB outside Lua, more "
            "than the %.1f MiB left of the check's memory cap (%.1f MiB); parse a smaller text "
            "or raise the check's `memory:`",
-           what, text_len, (double)bytes / mib, used < cap ? (double)(cap - used) / mib : 0.0,
+           text_len, (double)bytes / mib, used < cap ? (double)(cap - used) / mib : 0.0,
            (double)cap / mib);
-  return luaL_error(L, "%s", msg);
+  return luaL_error(L, "%s: %s", what, msg);
 }
 
 size_t uat_lua_parse_limit(lua_State *L) {

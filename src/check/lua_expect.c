@@ -198,18 +198,19 @@ static size_t render_limit(lua_State *L) {
 /* [-0, +1, m] Pushes a readable, redacted, truncated rendering of the value at idx.
  * Redaction comes before the cut: a cut through a secret would leave a part the redactor misses. */
 static const char *push_shown(lua_State *L, int idx) {
-  struct uat_strbuf sb;
-  uat_strbuf_init(&sb, 0);
-  show_value(L, lua_absindex(L, idx), &sb, 0, render_limit(L));
-  char *safe = sb.buf ? uat_lua_redact(L, sb.buf) : NULL;
-  uat_strbuf_release(&sb);
+  idx = lua_absindex(L, idx);
+  /* Boxed: rendering pushes Lua values and the result is copied into Lua, and either may
+   * raise on the memory cap; the box frees the text then. */
+  struct uat_strbuf *sb = uat_lua_push_strbuf_box(L);
+  show_value(L, idx, sb, 0, render_limit(L));
+  char *safe = sb->buf ? uat_lua_redact(L, sb->buf) : NULL;
+  uat_strbuf_release(sb);
   safe = uat_text_cut(safe, SHOW_MAX, "...");
-  if (!safe) {
-    lua_pushliteral(L, "?");
-    return lua_tostring(L, -1);
-  }
-  lua_pushstring(L, safe);
+  bool kept = safe && uat_strbuf_adds(sb, safe) == 0;
   free(safe);
+  lua_pushstring(L, kept ? sb->buf : "?");
+  uat_strbuf_release(sb);
+  lua_remove(L, -2);
   return lua_tostring(L, -1);
 }
 

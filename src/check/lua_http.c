@@ -9,6 +9,7 @@
 #include "playbook/playbook.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -403,12 +404,7 @@ static int l_response_json(lua_State *L) {
   const char *what =
       lua_pushfstring(L, "response body of %s %s (Content-Type: %s)", luaL_optstring(L, 3, "GET"),
                       luaL_optstring(L, 4, "?"), type ? type : "none");
-  char *safe = uat_lua_redact(L, what);
-  if (!safe)
-    return luaL_error(L, "r:json: out of memory");
-  lua_pushstring(L, safe);
-  free(safe);
-  uat_lua_push_decoded_json(L, body, len, lua_tostring(L, -1));
+  uat_lua_push_decoded_json(L, body, len, uat_lua_push_redacted(L, what));
   return 1;
 }
 
@@ -436,14 +432,9 @@ static int l_response_html(lua_State *L) {
 static int raise_redacted(lua_State *L, const char *text) {
   char where[256];
   uat_lua_where(L, 1, where, sizeof where);
-  char *safe = uat_lua_redact(L, text);
-  if (!safe)
-    return luaL_error(L, "http: out of memory reporting an error");
-  if (strcmp(where, "?") == 0)
-    lua_pushstring(L, safe);
-  else
+  const char *safe = uat_lua_push_redacted(L, text); /* boxed: a refused push leaks nothing */
+  if (strcmp(where, "?") != 0)
     lua_pushfstring(L, "%s: %s", where, safe);
-  free(safe);
   return lua_error(L);
 }
 
@@ -515,8 +506,14 @@ static int perform(lua_State *L, struct client_box *cbox, bool cookies, const ch
   log_exchange(L, ctx, box, &req, ok, ok ? NULL : err.text);
   if (!ok) {
     if (box->resp.timed_out && capped) {
+      /* The check's deadline cut the request short: its timeout is the one to raise. */
       stop_soon(L);
-      lua_pushfstring(L, "%s; the check's own timeout ran out", err.text);
+      char left[32];
+      snprintf(left, sizeof left, "%.1f", req.timeout_s);
+      lua_pushfstring(L,
+                      "%s %s: timed out after %ss without a complete reply: the check's own "
+                      "timeout ran out; if the server is only slow, raise the check's timeout",
+                      method, box->url, left);
     } else
       lua_pushstring(L, err.text);
     return raise_redacted(L, lua_tostring(L, -1));

@@ -34,6 +34,12 @@ long uat_runner_select(const struct uat_playbook *pb, const char *const *only, s
   return count;
 }
 
+static double monotonic(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 struct work {
   const struct uat_runner_options *opts;
   struct uat_run_result *run;
@@ -119,7 +125,9 @@ static int run_attempt(const struct uat_check_env *env, struct uat_check_result 
   }
   struct timespec until;
   clock_gettime(CLOCK_MONOTONIC, &until);
-  double wait = env->check->timeout_s + STUCK_GRACE_S;
+  double now = (double)until.tv_sec + (double)until.tv_nsec / 1e9;
+  double left = env->deadline > now ? env->deadline - now : 0;
+  double wait = left + STUCK_GRACE_S;
   until.tv_sec += (time_t)wait;
   until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
   if (until.tv_nsec >= 1000000000L) {
@@ -184,6 +192,22 @@ static char *attempt_note(const struct uat_check_result *r, int attempt) {
   return uat_text_cut(uat_strbuf_take(&sb), MAX_NOTE, "... (truncated)");
 }
 
+/* The log line of a retry that never ran: the attempts before it used up the check's
+ * timeout. Caller frees; NULL: out of memory. */
+static char *not_started_note(int attempt, int max_attempts, double timeout) {
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  if (uat_strbuf_addf(&sb,
+                      "attempt %d of %d not started: the check's %.1fs timeout is shared by its "
+                      "attempts and no time was left; raise the check's timeout to give retries "
+                      "time",
+                      attempt, max_attempts, timeout) != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
+  }
+  return uat_strbuf_take(&sb);
+}
+
 /* Puts the notes of earlier attempts before the log lines of the attempt that counts. */
 static int prepend_notes(struct uat_check_result *out, char **notes, size_t nnotes) {
   if (nnotes == 0)
@@ -211,18 +235,28 @@ static int run_check(const struct uat_runner_options *o, const struct uat_check 
       .base_url = o->base_url,
       .verbose = o->verbose,
   };
+  /* One budget for all attempts: a check with retries takes at most its timeout too. */
+  double timeout = check->timeout_s > 0 ? check->timeout_s : UAT_DEFAULT_TIMEOUT_S;
+  env.deadline = monotonic() + timeout;
+  env.max_attempts = check->retries + 1;
   char *notes[UAT_MAX_RETRIES + 1];
+  char *not_started = NULL;
   size_t nnotes = 0;
   int attempts = 0, rc = 0;
   for (;;) {
     uat_check_result_clear(out);
-    attempts++;
+    env.attempt = ++attempts;
     if (run_attempt(&env, out, err, stuck) != 0) {
       rc = -1;
       break;
     }
     if (*stuck || out->outcome == UAT_OUTCOME_PASS || attempts > check->retries)
       break;
+    if (monotonic() >= env.deadline) { /* this attempt's result counts: no time for the next */
+      if (!(not_started = not_started_note(attempts + 1, env.max_attempts, timeout)))
+        rc = uat_error_set(err, "out of memory");
+      break;
+    }
     if (nnotes < sizeof notes / sizeof *notes) {
       if (!(notes[nnotes] = attempt_note(out, attempts))) {
         rc = uat_error_set(err, "out of memory");
@@ -235,6 +269,9 @@ static int run_check(const struct uat_runner_options *o, const struct uat_check 
     nnotes = 0; /* out->logs owns them now */
   else if (rc == 0)
     rc = uat_error_set(err, "out of memory");
+  if (rc == 0 && not_started && uat_check_result_add_log(out, not_started) != 0)
+    rc = uat_error_set(err, "out of memory");
+  free(not_started);
   for (size_t i = 0; i < nnotes; i++)
     free(notes[i]);
   if (rc != 0)
@@ -296,12 +333,6 @@ static struct uat_run_result *new_run(const struct uat_runner_options *o, size_t
     return NULL;
   }
   return run;
-}
-
-static double monotonic(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int run_workers(struct work *w, int jobs) {

@@ -26,6 +26,7 @@
 #define MAX_LOG_LINE 4096
 #define MAX_MODULE_SIZE ((size_t)4 * 1024 * 1024)
 #define MAX_ERROR_TEXT 4096 /* bytes of an error message or traceback kept in the result */
+#define MAX_REASON 320      /* bytes of a stop reason (timeout_reason's longest text) */
 
 /* One attempt's state; the allocator's ud, so the hook reaches it without a lookup. */
 struct sandbox {
@@ -36,6 +37,7 @@ struct sandbox {
   const void *refused_ptr;
   size_t refused_osize, refused_nsize;
   bool logs_dropped;
+  double left_s; /* seconds of the check's timeout left when this attempt's script started */
 };
 
 /* Registry keys: addresses of constants, unique per process and immutable. */
@@ -93,6 +95,26 @@ static void format_cap(size_t cap, char *buf, size_t size) {
     snprintf(buf, size, "%zu bytes", cap);
 }
 
+/* Why the attempt hit the deadline: with retries the attempts share the check's
+ * timeout, so a late attempt had only what the earlier ones left. */
+static const char *timeout_reason(const struct sandbox *sb, char *buf, size_t size) {
+  const struct uat_check_env *env = sb->ctx.env;
+  double timeout = env->check->timeout_s;
+  if (env->max_attempts <= 1)
+    snprintf(buf, size, "check timed out after %.1fs", timeout);
+  else if (env->attempt <= 1)
+    snprintf(buf, size,
+             "check timed out after %.1fs, which is shared by its %d attempts: no time is "
+             "left to retry; raise the check's timeout to give retries time",
+             timeout, env->max_attempts);
+  else
+    snprintf(buf, size,
+             "attempt %d of %d stopped: the check's %.1fs timeout is shared by its attempts, "
+             "%.1fs were left; raise the check's timeout to give retries more time",
+             env->attempt, env->max_attempts, timeout, sb->left_s);
+  return buf;
+}
+
 /* Why the check was stopped, or NULL when it was not. */
 static const char *stop_reason(const struct sandbox *sb, char *buf, size_t size) {
   if (sb->ctx.mem_exceeded) {
@@ -101,10 +123,8 @@ static const char *stop_reason(const struct sandbox *sb, char *buf, size_t size)
     snprintf(buf, size, "memory cap of %s exceeded", cap);
     return buf;
   }
-  if (sb->ctx.timed_out) {
-    snprintf(buf, size, "check timed out after %.1fs", sb->ctx.env->check->timeout_s);
-    return buf;
-  }
+  if (sb->ctx.timed_out)
+    return timeout_reason(sb, buf, size);
   return NULL;
 }
 
@@ -116,7 +136,7 @@ static void stop_hook(lua_State *L, lua_Debug *ar) {
   if (!sb->ctx.timed_out && !sb->ctx.mem_exceeded)
     return;
   lua_sethook(L, stop_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
-  char reason[128];
+  char reason[MAX_REASON];
   lua_pushstring(L, stop_reason(sb, reason, sizeof reason));
   lua_error(L);
 }
@@ -672,7 +692,7 @@ static char *cap_text(char *s) {
 static int record_error(lua_State *L, struct sandbox *sb, const char *fallback,
                         struct uat_error *err) {
   const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : fallback;
-  char reason[128];
+  char reason[MAX_REASON];
   const char *stopped = stop_reason(sb, reason, sizeof reason);
   const struct uat_redactor *red = sb->ctx.env->redactor;
   if (set_owned(&sb->ctx.result->error, cap_text(uat_redact(red, stopped ? stopped : msg)), err) !=
@@ -701,6 +721,12 @@ static int decide_outcome(struct uat_check_result *out, bool raised, struct uat_
   return 0;
 }
 
+/* The runner's deadline shared by all attempts of the check, else the check's own timeout
+ * from now. */
+static double attempt_deadline(const struct uat_check_env *env) {
+  return env->deadline > 0 ? env->deadline : uat_monotonic_now() + env->check->timeout_s;
+}
+
 /* Loads and runs the chunk; returns true when the script raised (or was stopped). */
 static int run_state(lua_State *L, struct sandbox *sb, bool *raised, struct uat_error *err) {
   const struct uat_check_env *env = sb->ctx.env;
@@ -724,7 +750,8 @@ static int run_state(lua_State *L, struct sandbox *sb, bool *raised, struct uat_
   free(src);
   free(chunkname);
   if (rc == LUA_OK) {
-    sb->ctx.deadline = uat_monotonic_now() + env->check->timeout_s;
+    sb->ctx.deadline = attempt_deadline(env);
+    sb->left_s = sb->ctx.deadline - uat_monotonic_now();
     lua_sethook(L, stop_hook, LUA_MASKCOUNT, HOOK_EVERY);
     rc = lua_pcall(L, 0, 0, -2);
   }
@@ -742,7 +769,7 @@ static void init_sandbox(struct sandbox *sb, const struct uat_check_env *env,
   sb->ctx.env = env;
   sb->ctx.result = out;
   sb->ctx.mem_cap = env->check->memory_cap ? env->check->memory_cap : UAT_DEFAULT_MEMORY_CAP;
-  sb->ctx.deadline = uat_monotonic_now() + env->check->timeout_s;
+  sb->ctx.deadline = attempt_deadline(env);
 }
 
 int uat_sandbox_run(const struct uat_check_env *env, struct uat_check_result *out,

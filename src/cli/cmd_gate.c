@@ -124,6 +124,7 @@ struct view {
   const struct uat_gate_snapshot *snap;
   bool ran; /* the checks ran in this invocation */
   bool color;
+  bool quiet; /* --quiet: the headline and what is missing, not what is already met */
   FILE *out;
 };
 
@@ -421,12 +422,17 @@ static int print_view(const struct view *v, const char *head) {
   const char *colour = verdict->state == UAT_GATE_OPEN      ? GREEN
                        : verdict->state == UAT_GATE_WAITING ? YELLOW
                                                             : RED;
-  fprintf(v->out, "\n%s%s%s%s\n", paint(v, BOLD), paint(v, colour), head, paint(v, RESET));
-  fprintf(v->out, "%s — release %s, commit %s\n\n", ctx->playbook->name, ctx->release, ctx->commit);
+  fprintf(v->out, "%s%s%s%s%s\n", v->quiet ? "" : "\n", paint(v, BOLD), paint(v, colour), head,
+          paint(v, RESET));
+  if (!v->quiet)
+    fprintf(v->out, "%s — release %s, commit %s\n\n", ctx->playbook->name, ctx->release,
+            ctx->commit);
   int width = (int)id_width(verdict);
-  print_run_line(v, width);
+  if (!v->quiet || verdict->run_state != UAT_RUN_PASSED)
+    print_run_line(v, width);
   for (size_t i = 0; i < verdict->nitems; i++)
-    if (print_item(v, &verdict->items[i], width) != 0)
+    if ((!v->quiet || verdict->items[i].state != UAT_ITEM_APPROVED) &&
+        print_item(v, &verdict->items[i], width) != 0)
       return -1;
   if (verdict->run_state != UAT_RUN_PASSED) {
     char *fix = run_fix(v);
@@ -593,7 +599,12 @@ static int show_verdict(const struct uat_context *ctx, const struct uat_run_resu
     return UAT_EXIT_LEDGER;
   }
   uat_ledger_close(ledger);
-  struct view v = {.ctx = ctx, .snap = &snap, .ran = run != NULL, .color = o->color, .out = o->out};
+  struct view v = {.ctx = ctx,
+                   .snap = &snap,
+                   .ran = run != NULL,
+                   .color = o->color,
+                   .quiet = o->quiet,
+                   .out = o->out};
   char *head = headline(&v);
   int rc = head && print_view(&v, head) == 0 ? uat_gate_exit_code(&snap.verdict) : -1;
   if (rc >= 0 && o->report_json && write_json(&v, run, head, &err) != 0) {

@@ -81,6 +81,13 @@ static int print_entry(const struct uat_cli_options *o, const struct uat_context
   return 0;
 }
 
+/* --quiet keeps what went wrong, as run keeps only failures: failed runs and rejections. */
+static bool shown(const struct uat_cli_options *o, const struct uat_history_entry *e) {
+  if (!o->quiet)
+    return true;
+  return e->is_run ? !e->run.passed : !e->decision.approve;
+}
+
 int uat_cmd_history(const struct uat_cli_options *opts) {
   struct uat_context ctx;
   struct uat_error err;
@@ -91,7 +98,8 @@ int uat_cmd_history(const struct uat_cli_options *opts) {
   /* Only an explicit --release filters: UATRUN_RELEASE in a CI job should not hide rows. */
   const char *release = opts->release;
   if (access(ctx.ledger_path, F_OK) != 0 && errno == ENOENT) {
-    fprintf(opts->out, "nothing recorded yet: no ledger at %s\n", ctx.ledger_path);
+    if (!opts->quiet)
+      fprintf(opts->out, "nothing recorded yet: no ledger at %s\n", ctx.ledger_path);
     uat_context_close(&ctx);
     return UAT_EXIT_OK;
   }
@@ -110,12 +118,12 @@ int uat_cmd_history(const struct uat_cli_options *opts) {
   bool intact = uat_ledger_verify(ledger, NULL, NULL, NULL, &broken) == 0;
   uat_ledger_close(ledger);
   int rc = UAT_EXIT_OK;
-  if (h.count == 0)
+  if (h.count == 0 && !opts->quiet)
     fprintf(opts->out, "nothing recorded yet for '%s'%s%s\n", ctx.playbook->name,
             release ? " release " : "", release ? release : "");
   struct widths w = measure(&h);
   for (size_t i = 0; i < h.count && rc == UAT_EXIT_OK; i++)
-    if (print_entry(opts, &ctx, &h.entries[i], w) != 0) {
+    if (shown(opts, &h.entries[i]) && print_entry(opts, &ctx, &h.entries[i], w) != 0) {
       uat_cli_error(opts, "cannot print the history: out of memory");
       rc = UAT_EXIT_USAGE;
     }

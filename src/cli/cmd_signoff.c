@@ -307,6 +307,8 @@ static int make_decision(const struct session *s, const struct choice *c, struct
 }
 
 static void print_recorded(const struct session *s, const struct uat_decision *d) {
+  if (s->o->quiet) /* the ledger head line still follows */
+    return;
   fprintf(s->o->out, "recorded: %s %s by %s for %s (%.*s)\n", d->approve ? "approve" : "reject",
           d->item, d->signer, d->release, COMMIT_SHOWN, d->commit);
 }

@@ -29,6 +29,10 @@ int uat_cmd_verify_ledger(const struct uat_cli_options *opts) {
   if (uat_ledger_verify(ledger, opts->head, &rows, head, &err) != 0) {
     uat_cli_error(opts, "%s", err.text);
     rc = UAT_EXIT_LEDGER;
+  } else if (opts->quiet) {
+    /* As after run and signoff: the head alone, for a log kept elsewhere. */
+    if (*head)
+      fprintf(opts->out, "ledger head: %s\n", head);
   } else {
     fprintf(opts->out, "ledger OK: %lld row%s in %s, head %s\n", (long long)rows,
             rows == 1 ? "" : "s", ctx.ledger_path, *head ? head : "(empty)");

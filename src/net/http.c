@@ -332,23 +332,32 @@ static int report_failure(const struct uat_http_request *req, CURLcode code, lon
                          os_errno == ECONNREFUSED ? curl_easy_strerror(code) : detail);
   case CURLE_OPERATION_TIMEDOUT:
     resp->timed_out = true;
-    return uat_error_set(err, "%s %s: timed out after %.1fs", req->method, req->url,
-                         req->timeout_s);
+    return uat_error_set(err,
+                         "%s %s: timed out after %.1fs without a complete reply; if the server "
+                         "is only slow, raise the request's timeout (opts.timeout or "
+                         "target.timeout)",
+                         req->method, req->url, req->timeout_s);
   case CURLE_COULDNT_RESOLVE_HOST:
     url_host(req->url, extra, sizeof extra);
     return uat_error_set(err, "%s %s: could not resolve host '%s'; check the host name",
                          req->method, req->url, extra);
   case CURLE_TOO_MANY_REDIRECTS:
-    return uat_error_set(err, "%s %s: more than %d redirects; pass follow = false to see them",
+    return uat_error_set(err,
+                         "%s %s: more than %d redirects, likely a redirect loop; pass "
+                         "follow = false to see where the server sends it",
                          req->method, req->url, UAT_HTTP_MAX_REDIRECTS);
   case CURLE_GOT_NOTHING:
-    return uat_error_set(err, "%s %s: the server closed the connection without a reply",
+    return uat_error_set(err,
+                         "%s %s: the server closed the connection without a reply; check the "
+                         "server's logs",
                          req->method, req->url);
   case CURLE_SEND_ERROR:
   case CURLE_RECV_ERROR:
   case CURLE_PARTIAL_FILE:
-    return uat_error_set(err, "%s %s: connection broken during the exchange (%s)", req->method,
-                         req->url, detail);
+    return uat_error_set(err,
+                         "%s %s: connection broken during the exchange (%s); check the server's "
+                         "logs (or a proxy in between) for why it dropped the connection",
+                         req->method, req->url, detail);
   case CURLE_UNSUPPORTED_PROTOCOL:
     /* An http(s) URL that got this far was answered: by a reply that is not HTTP (0.9 or
      * garbage, no status), or by a redirect to another scheme (a 3xx status). */
@@ -370,9 +379,12 @@ static int report_failure(const struct uat_http_request *req, CURLcode code, lon
                          req->url, detail);
   default:
     if (is_tls_error(code))
-      return uat_error_set(err, "%s %s: TLS error (%s); check the server's certificate",
+      return uat_error_set(err,
+                           "%s %s: TLS error (%s); check the server's certificate: it must be "
+                           "valid for the host name and issued by a CA this system trusts",
                            req->method, req->url, detail);
-    return uat_error_set(err, "%s %s: %s", req->method, req->url, detail);
+    return uat_error_set(err, "%s %s: the request failed (%s); check the URL and the server",
+                         req->method, req->url, detail);
   }
 }
 

@@ -15,8 +15,11 @@
  *   /redirect/N          302 to /redirect/N-1, and /redirect/1 (or 0) to /status/200
  *   /redirect-to?url=U[&status=S]   S (default 302) with Location: U
  *   /slow?ms=N           waits N ms (capped at 30 s, cut short by stop), then 200 "slow"
- *   /big?bytes=N[&chunked=1]   streams N bytes of 'x' (capped at 1 GiB) without buffering
+ *   /big?bytes=N[&chunked=1]   streams N bytes of 'x' (capped at 4 GiB) without buffering
  *                        them; chunked=1 sends no Content-Length
+ *   /trickle?bytes=N     Content-Length N (default 100), then one byte a second (cut short
+ *                        by stop): a server that never quite answers
+ *   /loop                302 to /loop, for ever
  *   /cookie/set?a=1&b=2  sets cookie a=1 and b=2 (Path=/), body "cookies set"
  *   /cookie/get          body: the request's Cookie header ("" without one)
  *   /login  GET          a form with a hidden input name="csrf", and a session cookie
@@ -46,7 +49,7 @@
 
 #define MAX_UPLOAD ((size_t)4 * 1024 * 1024)
 #define MAX_SLOW_MS 30000L
-#define MAX_BIG_BYTES ((unsigned long long)1 << 30)
+#define MAX_BIG_BYTES ((unsigned long long)4 << 30)
 #define VALID_USER "ana"
 #define VALID_PASSWORD "secret"
 #define FLAKY_KEYS 64
@@ -239,7 +242,7 @@ static enum MHD_Result route_big(struct uat_testserver *srv, struct MHD_Connecti
   char *end = NULL;
   unsigned long long bytes = text ? strtoull(text, &end, 10) : 1024;
   if ((text && *end) || bytes > MAX_BIG_BYTES)
-    return reply_text(conn, 400, "bytes must be a number up to 1 GiB");
+    return reply_text(conn, 400, "bytes must be a number up to 4 GiB");
   struct big_body *big = malloc(sizeof *big);
   if (!big)
     return MHD_NO;
@@ -253,6 +256,43 @@ static enum MHD_Result route_big(struct uat_testserver *srv, struct MHD_Connecti
     return MHD_NO;
   }
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+  enum MHD_Result rc = MHD_queue_response(conn, 200, resp);
+  MHD_destroy_response(resp);
+  return rc;
+}
+
+/* One byte a second, in small sleeps so stopping the server never waits long. */
+static ssize_t read_trickle(void *cls, uint64_t pos, char *buf, size_t max) {
+  struct big_body *slow = cls;
+  if (pos >= slow->total)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  for (int step = 0; step < 100; step++) {
+    if (atomic_load(&slow->srv->stopping))
+      return MHD_CONTENT_READER_END_WITH_ERROR;
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
+  (void)max;
+  buf[0] = 't';
+  return 1;
+}
+
+static enum MHD_Result route_trickle(struct uat_testserver *srv, struct MHD_Connection *conn) {
+  long bytes = query_long(conn, "bytes", 100);
+  if (bytes < 1 || bytes > 100000)
+    return reply_text(conn, 400, "bytes must be a number from 1 to 100000");
+  struct big_body *slow = malloc(sizeof *slow);
+  if (!slow)
+    return MHD_NO;
+  slow->srv = srv;
+  slow->total = (uint64_t)bytes;
+  struct MHD_Response *resp =
+      MHD_create_response_from_callback((uint64_t)bytes, 1, read_trickle, slow, free);
+  if (!resp) {
+    free(slow);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
   enum MHD_Result rc = MHD_queue_response(conn, 200, resp);
   MHD_destroy_response(resp);
   return rc;
@@ -456,6 +496,10 @@ static enum MHD_Result dispatch(struct uat_testserver *srv, struct MHD_Connectio
     return route_slow(srv, conn);
   if (strcmp(path, "/big") == 0)
     return route_big(srv, conn);
+  if (strcmp(path, "/trickle") == 0)
+    return route_trickle(srv, conn);
+  if (strcmp(path, "/loop") == 0)
+    return reply_redirect(conn, 302, "/loop", NULL);
   if (strcmp(path, "/cookie/set") == 0)
     return route_cookie_set(conn);
   if (strcmp(path, "/cookie/get") == 0)

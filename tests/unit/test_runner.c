@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fixture {
@@ -218,6 +219,57 @@ static void test_retries(void **state) {
   }
 }
 
+static const char budgeted[] =
+    "  - { id: loops, timeout: 1s, retries: 4, run: 'while true do end' }\n"
+    "  - { id: late, timeout: 1s, retries: 2, run: 'if http.get(\"/flaky?key=l%1$s&fail=1\")"
+    ".status ~= 200 then http.get(\"/slow?ms=300\") expect.fail(\"first\") else "
+    "while true do end end' }\n";
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The attempts of a check share its timeout: retries never make a check take longer, and the
+ * notes say which attempt was cut short or never started. */
+static void test_retries_share_timeout(void **state) {
+  struct fixture *f = *state;
+  struct uat_playbook *pb = load(f, budgeted, "budget");
+  struct progress p;
+  double t0 = now_s();
+  struct uat_run_result *r = run(f, pb, 2, NULL, 0, &p);
+  double elapsed = now_s() - t0;
+  /* Run side by side, both checks end near 1 s; a timeout per attempt would take 5 s. */
+  if (elapsed >= 4.0)
+    fail_msg("two 1 s checks with retries took %.1fs", elapsed);
+
+  const struct uat_check_result *c = &r->checks[0];
+  assert_int_equal(c->outcome, UAT_OUTCOME_ERROR);
+  assert_int_equal(c->attempts, 1);
+  assert_non_null(c->error);
+  assert_starts(c->error, "check timed out after 1.0s, which is shared by its 5 attempts: no "
+                          "time is left to retry; raise the check's timeout");
+  assert_int_equal(c->nlogs, 1);
+  assert_string_equal(c->logs[0], "attempt 2 of 5 not started: the check's 1.0s timeout is "
+                                  "shared by its attempts and no time was left; raise the "
+                                  "check's timeout to give retries time");
+
+  c = &r->checks[1];
+  assert_int_equal(c->outcome, UAT_OUTCOME_ERROR);
+  assert_int_equal(c->attempts, 2);
+  assert_non_null(c->error);
+  assert_starts(c->error, "attempt 2 of 3 stopped: the check's 1.0s timeout is shared by its "
+                          "attempts, 0.");
+  assert_non_null(strstr(c->error, "s were left; raise the check's timeout to give retries more "
+                                   "time"));
+  assert_int_equal(c->nlogs, 2);
+  assert_starts(c->logs[0], "attempt 1 failed: first (");
+  assert_starts(c->logs[1], "attempt 3 of 3 not started: ");
+  uat_run_result_free(r);
+  uat_playbook_free(pb);
+}
+
 static const char tagged[] = "  - { id: a, tags: [x, y], run: 'expect.truthy(true)' }\n"
                              "  - { id: b, tags: [y], run: 'expect.truthy(true)' }\n"
                              "  - { id: c, tags: [z], run: 'expect.truthy(true)' }\n"
@@ -256,6 +308,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_order_and_counts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retries_share_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_only, setup, teardown),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
