@@ -39,6 +39,45 @@ static void contributions(const struct request *r, long id, struct reply *rep) {
   reply_json(rep, 200, tm_contributions_json(id));
 }
 
+/* GET /api/v2/projects/: the published public projects, as the explore page lists them. */
+static void project_list(struct reply *rep) {
+  json_t *results = json_array();
+  for (size_t i = 0; i < tm_project_count; i++) {
+    const struct tm_project *p = &tm_projects[i];
+    if (p->private_project || strcmp(p->status, "PUBLISHED") != 0)
+      continue;
+    json_array_append_new(results, json_pack("{s:I, s:s, s:s, s:s}", "projectId", (json_int_t)p->id,
+                                             "name", p->name, "status", p->status, "priority",
+                                             p->priority));
+  }
+  json_t *body = json_pack("{s:o, s:{s:i, s:i, s:i}}", "results", results, "pagination", "page",
+                           1, "pages", 1, "total", (int)json_array_size(results));
+  reply_json(rep, 200, body);
+}
+
+/* GET /api/v2/projects/{id}/comments/: the project's Q&A, same access rules as the project. */
+static void comments(const struct request *r, long id, struct reply *rep) {
+  const struct tm_user *viewer;
+  if (tm_authenticate(r, &viewer) != TM_AUTH_OK)
+    viewer = NULL;
+  json_t *body;
+  unsigned status = tm_project_get(id, viewer, &body);
+  if (status != 200) {
+    reply_json(rep, status, body);
+    return;
+  }
+  json_decref(body);
+  json_t *chat = json_array();
+  for (size_t i = 0; i < tm_question_count; i++) {
+    const struct tm_question *q = &tm_questions[i];
+    if (q->project_id == id)
+      json_array_append_new(chat, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)(i + 1),
+                                            "username", q->author, "timestamp", q->date,
+                                            "message", q->message));
+  }
+  reply_json(rep, 200, json_pack("{s:o}", "chat", chat));
+}
+
 /* Reads a positive integer query argument, def when absent; false when malformed. */
 static bool query_long(const struct request *r, const char *name, long def, long max, long *out) {
   const char *s = req_query(r, name);
@@ -158,8 +197,13 @@ bool tm_api_route(const struct demo *d, const struct request *r, struct reply *r
   long id;
   if (api_path(r, 2) && req_seg(r, 2, "system") && req_seg(r, 3, "heartbeat")) {
     heartbeat(d, rep);
+  } else if (api_path(r, 1) && req_seg(r, 2, "projects")) {
+    project_list(rep);
   } else if (api_path(r, 2) && req_seg(r, 2, "projects") && req_id(r, 3, &id)) {
     project(r, id, rep);
+  } else if (api_path(r, 3) && req_seg(r, 2, "projects") && req_id(r, 3, &id) &&
+             req_seg(r, 4, "comments")) {
+    comments(r, id, rep);
   } else if (api_path(r, 3) && req_seg(r, 2, "projects") && req_id(r, 3, &id) &&
              req_seg(r, 4, "contributions")) {
     contributions(r, id, rep);
