@@ -117,7 +117,30 @@ static void not_found(const struct demo *d, struct reply *rep) {
   html_close(&rep->body, d);
 }
 
+/* The stylesheets the pages link and the browser's favicon request: served, so a browser
+ * check sees no "failed to load resource" console error that the real sites would not give. */
+static bool static_routes(const struct request *r, struct reply *rep) {
+  if (!req_is(r, "GET"))
+    return false;
+  if (r->nseg == 1 && req_seg(r, 0, "favicon.ico")) {
+    rep->status = 204;
+    return true;
+  }
+  if (r->nseg == 2 && req_seg(r, 0, "assets") &&
+      (req_seg(r, 1, "tm.css") || req_seg(r, 1, "rdv.css"))) {
+    rep->status = 200;
+    rep->content_type = "text/css; charset=utf-8";
+    buf_add(&rep->body, "body{font-family:sans-serif;margin:0 auto;max-width:60em;padding:0 1em}\n"
+                        "nav ul{display:inline-flex;gap:1em;list-style:none}\n"
+                        ".paginator-btn[aria-current=page]{font-weight:bold}\n");
+    return true;
+  }
+  return false;
+}
+
 static void route(struct demo *d, const struct request *r, struct reply *rep) {
+  if (static_routes(r, rep))
+    return;
   if (req_seg(r, 0, "__demo"))
     demo_routes(d, r, rep);
   else if (!tm_api_route(d, r, rep) && !rdv_route(d, r, rep) && !tm_pages_route(d, r, rep))

@@ -16,7 +16,7 @@ static void shell_page(struct reply *rep) {
   reply_html_start(rep, 200);
   buf_add(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-             "<title>Tasking Manager</title>\n"
+             "<title>Tasking Manager</title>\n<link rel=\"stylesheet\" href=\"/assets/tm.css\">\n"
              "<script src=\"/config.js\"></script>\n"
              "<script src=\"/static/js/tm-app.js\" defer></script>\n</head>\n"
              "<body class=\"app-tm\">\n"
