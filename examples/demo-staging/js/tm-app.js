@@ -369,14 +369,21 @@
     return v >= 1 && v <= 100000 ? v : 1;
   }
 
+  /* A form of page buttons, as in the real app; its submit becomes a pushState route. */
   function paginator(page, pages) {
     var ctr = h('div', { class: 'paginator-btn-ctr' });
     for (var p = 1; p <= pages; p++) {
-      var b = h('button', { type: 'button', class: 'paginator-btn', name: 'page', value: String(p), 'data-href': '/contributions/tasks?page=' + p, text: String(p) });
+      var b = h('button', { type: 'submit', class: 'paginator-btn', name: 'page', value: String(p), text: String(p) });
       if (p === page) b.setAttribute('aria-current', 'page');
       ctr.appendChild(b);
     }
-    return h('div', { class: 'paginator' }, ctr);
+    var form = h('form', { class: 'paginator', method: 'get', action: '/contributions/tasks' }, ctr);
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var value = ev.submitter && ev.submitter.value;
+      if (value) navigate('/contributions/tasks?page=' + encodeURIComponent(value), false);
+    });
+    return form;
   }
 
   function myTasksPage(seq) {
@@ -436,12 +443,12 @@
     render();
   }
 
-  /* Links and paginator buttons of the app change the route without a page load; the API
+  /* Links of the app change the route without a page load; the API
    * and the RDV-Solidarités admin (a separate, server-rendered app) are real navigations. */
   function onClick(ev) {
-    var el = ev.target.closest('a[href], button[data-href]');
+    var el = ev.target.closest('a[href]');
     if (!el || ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
-    var href = el.getAttribute('href') || el.getAttribute('data-href');
+    var href = el.getAttribute('href');
     if (!href || href.charAt(0) !== '/' || href.charAt(1) === '/' || el.hasAttribute('data-external')) return;
     if (/^\/(api|agents|admin|__demo)(\/|$)/.test(href)) return;
     ev.preventDefault();
