@@ -186,12 +186,17 @@ static int poll_once(struct uat_http_client *client, const struct uat_build_wait
   if (uat_http_client_send(client, &req, &r, &e) != 0) {
     p->state = UAT_BUILD_UNREACHABLE;
     /* The URL is said once already, where the wait is described: drop "GET URL: ". */
+    char *shown = uat_redact(w->redactor, w->url); /* the HTTP layer quotes it redacted */
+    if (!shown)
+      return -1;
     const char *cause = e.text;
-    size_t n = strlen(w->url);
-    if (strncmp(cause, "GET ", 4) == 0 && strncmp(cause + 4, w->url, n) == 0 &&
+    size_t n = strlen(shown);
+    if (strncmp(cause, "GET ", 4) == 0 && strncmp(cause + 4, shown, n) == 0 &&
         strncmp(cause + 4 + n, ": ", 2) == 0)
       cause += 4 + n + 2;
-    return set_what(p, w, "cannot be reached: %s", cause);
+    int rc = set_what(p, w, "cannot be reached: %s", cause);
+    free(shown);
+    return rc;
   }
   int rc;
   if (r.status < 200 || r.status > 299) {
