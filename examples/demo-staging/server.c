@@ -130,8 +130,8 @@ const char *demo_commit_now(const struct demo *d) {
 
 /* GET /api/version: what a deploy pipeline polls (uatrun's target.build). */
 static void version_route(const struct demo *d, const struct request *r, struct reply *rep) {
-  if (!req_is(r, "GET")) {
-    rep->allow = "GET";
+  if (!req_is(r, "GET") && !req_is(r, "HEAD")) {
+    rep->allow = "GET, HEAD";
     reply_json(rep, 405, json_pack("{s:s}", "error", "method not allowed"));
     return;
   }
