@@ -3,7 +3,8 @@
 # Tasking Manager and RDV-Solidarités) on a free port, and runs the UAT
 # playbook examples/staging.yml against it.
 #
-#   scripts/demo.sh                  healthy staging: the checks pass, then the whole
+#   scripts/demo.sh                  healthy staging (still rolling out v4.6.3: uatrun
+#                                    waits for it), the checks pass, then the whole
 #                                    release flow: gate waits for people, support and
 #                                    product sign off, the gate opens, a new commit
 #                                    needs new sign-offs
@@ -19,7 +20,7 @@ while (($#)); do
   case $1 in
     --break) breaks=${2:?--break needs a list, e.g. --break auth-token}; shift 2 ;;
     --break=*) breaks=${1#--break=}; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown argument '$1' (see scripts/demo.sh --help)" >&2; exit 2 ;;
   esac
 done
@@ -38,7 +39,13 @@ cleanup() {
 trap cleanup EXIT
 
 server_args=(--port 0 --port-file "$work/port" --release v4.6.3)
-[[ -n $breaks ]] && server_args+=(--break "$breaks")
+if [[ -n $breaks ]]; then
+  server_args+=(--break "$breaks")
+else
+  # The release is still rolling out when the demo starts: staging serves v4.6.2 for 3 s,
+  # and uatrun waits for v4.6.3 (examples/staging.yml, target.build) before any check.
+  server_args+=(--previous-release v4.6.2 --deploy-after 3)
+fi
 build-demo/examples/demo-staging/uat-demo-staging "${server_args[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
@@ -93,7 +100,7 @@ expect_rc() { # expected-code description command...
   fi
 }
 
-step "1/6 run the UAT checks against staging" "uatrun examples/staging.yml"
+step "1/6 wait for the deploy, then run the UAT checks against staging" "uatrun examples/staging.yml"
 expect_rc 0 "the run" "$uatrun" examples/staging.yml
 step "2/6 the deploy gate: checks passed, but support and product have not signed" \
   "uatrun gate examples/staging.yml --no-run"

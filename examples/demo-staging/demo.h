@@ -41,9 +41,21 @@ struct rdv_state;
 struct demo {
   unsigned breaks;
   char release[65];
+  char commit[65];
+  /* A deploy rolling out: until deploy_after_s after start, staging still runs previous
+   * (release and commit); 0: the release is deployed from the start. */
+  char previous_release[65];
+  char previous_commit[65];
+  double deploy_after_s;
+  double started_s; /* CLOCK_MONOTONIC seconds at start */
   bool verbose; /* log one line per request on stderr */
   struct rdv_state *rdv;
 };
+
+/* The release and commit staging runs now (the previous ones while a deploy rolls out). */
+const char *demo_release_now(const struct demo *d);
+const char *demo_commit_now(const struct demo *d);
+double demo_clock_s(void);
 
 static inline bool demo_broken(const struct demo *d, enum demo_break b) {
   return (d->breaks & (unsigned)b) != 0;

@@ -12,6 +12,9 @@
 
 #define DEFAULT_PORT 8080
 #define DEFAULT_RELEASE "v4.6.2"
+#define DEFAULT_COMMIT "3f1c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e"
+#define DEFAULT_PREVIOUS_COMMIT "2d7e4c1a9f3b5e8d0c6a4f2e1b9d7c5a3e1f0b8d"
+#define MAX_DEPLOY_AFTER_S 86400.0
 
 struct options {
   unsigned port;
@@ -20,7 +23,8 @@ struct options {
 
 static void usage(FILE *out) {
   fputs("usage: uat-demo-staging [--port PORT] [--break LIST] [--release VERSION]\n"
-        "                        [--port-file FILE] [--verbose]\n"
+        "                        [--commit SHA] [--previous-release VERSION --deploy-after S]\n"
+        "                        [--previous-commit SHA] [--port-file FILE] [--verbose]\n"
         "\n"
         "A staging server modelling Tasking Manager (API and pages) and the RDV-Solidarites\n"
         "admin, on 127.0.0.1 only. Prints \"listening on http://127.0.0.1:PORT\" once ready.\n"
@@ -31,7 +35,13 @@ static void usage(FILE *out) {
         out);
   for (size_t i = 0; i < demo_break_count; i++)
     fprintf(out, "                       %-14s %s\n", demo_breaks[i].name, demo_breaks[i].what);
-  fputs("  --release VERSION  version the heartbeat reports (default " DEFAULT_RELEASE ")\n"
+  fputs("  --release VERSION  version deployed, as GET /api/version and the heartbeat report it\n"
+        "                     (default " DEFAULT_RELEASE ")\n"
+        "  --commit SHA       commit deployed (default " DEFAULT_COMMIT ")\n"
+        "  --previous-release VERSION, --deploy-after SECONDS\n"
+        "                     a deploy rolling out: staging reports VERSION (and\n"
+        "                     --previous-commit) for SECONDS after start, then --release\n"
+        "  --previous-commit SHA  (default " DEFAULT_PREVIOUS_COMMIT ")\n"
         "  --verbose          log each request on stderr\n"
         "  --help             show this help\n"
         "\n"
@@ -64,6 +74,17 @@ static bool parse_port(const char *s, unsigned *port) {
   return true;
 }
 
+/* Seconds, a number from 0 to a day ("2.5" too). */
+static bool parse_seconds(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v >= 0 && v <= MAX_DEPLOY_AFTER_S))
+    return false;
+  *out = v;
+  return true;
+}
+
 static bool release_ok(const char *s) {
   size_t n = strlen(s);
   if (n == 0 || n > 64)
@@ -80,12 +101,17 @@ static int parse_args(int argc, char **argv, struct demo *d, struct options *o) 
                                            {"break", required_argument, NULL, 'b'},
                                            {"release", required_argument, NULL, 'r'},
                                            {"port-file", required_argument, NULL, 'f'},
+                                           {"commit", required_argument, NULL, 'c'},
+                                           {"previous-release", required_argument, NULL, 'P'},
+                                           {"previous-commit", required_argument, NULL, 'C'},
+                                           {"deploy-after", required_argument, NULL, 'd'},
                                            {"verbose", no_argument, NULL, 'v'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   char bad[64];
   int opt;
   opterr = 0;
+  bool has_previous = false;
   while ((opt = getopt_long(argc, argv, ":p:b:r:f:vh", longopts, NULL)) != -1) {
     switch (opt) {
     case 'p':
@@ -105,6 +131,22 @@ static int parse_args(int argc, char **argv, struct demo *d, struct options *o) 
     case 'f':
       o->port_file = optarg;
       break;
+    case 'c':
+    case 'P':
+    case 'C':
+      if (!release_ok(optarg))
+        return usage_error("invalid value \"%s\": expected 1 to 64 printable characters", optarg);
+      snprintf(opt == 'c'   ? d->commit
+               : opt == 'P' ? d->previous_release
+                            : d->previous_commit,
+               sizeof d->commit, "%s", optarg);
+      has_previous = has_previous || opt == 'P';
+      break;
+    case 'd':
+      if (!parse_seconds(optarg, &d->deploy_after_s))
+        return usage_error("invalid --deploy-after \"%s\": expected seconds from 0 to 86400",
+                           optarg);
+      break;
     case 'v':
       d->verbose = true;
       break;
@@ -119,6 +161,9 @@ static int parse_args(int argc, char **argv, struct demo *d, struct options *o) 
   }
   if (optind < argc)
     return usage_error("unexpected argument \"%s\"", argv[optind]);
+  if (d->deploy_after_s > 0 && !has_previous)
+    return usage_error("%s needs --previous-release VERSION: what staging runs until then",
+                       "--deploy-after");
   return -1;
 }
 
@@ -176,7 +221,11 @@ static int serve(struct demo *d, const struct options *o) {
     MHD_stop_daemon(daemon);
     return 1;
   }
+  d->started_s = demo_clock_s();
   describe_breaks(d);
+  if (d->deploy_after_s > 0)
+    fprintf(stderr, "uat-demo-staging: deploying: %s until %gs after start, then %s\n",
+            d->previous_release, d->deploy_after_s, d->release);
   printf("listening on http://127.0.0.1:%u\n", port);
   if (fflush(stdout) != 0)
     fputs("uat-demo-staging: cannot write to stdout\n", stderr);
@@ -192,7 +241,10 @@ static int serve(struct demo *d, const struct options *o) {
 }
 
 int main(int argc, char **argv) {
-  struct demo d = {.breaks = 0, .release = DEFAULT_RELEASE};
+  struct demo d = {.breaks = 0,
+                   .release = DEFAULT_RELEASE,
+                   .commit = DEFAULT_COMMIT,
+                   .previous_commit = DEFAULT_PREVIOUS_COMMIT};
   struct options o = {.port = DEFAULT_PORT};
   int rc = parse_args(argc, argv, &d, &o);
   if (rc >= 0)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_BODY (64 * 1024)
 #define MAX_FIELD 4096
@@ -103,10 +104,40 @@ static void demo_routes(struct demo *d, const struct request *r, struct reply *r
     for (size_t i = 0; breaks && i < demo_break_count; i++)
       if (demo_broken(d, demo_breaks[i].bit))
         json_array_append_new(breaks, json_string(demo_breaks[i].name));
-    reply_json(rep, 200, json_pack("{s:s, s:o}", "release", d->release, "breaks", breaks));
+    reply_json(rep, 200, json_pack("{s:s, s:o}", "release", demo_release_now(d), "breaks", breaks));
   } else {
     reply_json(rep, 404, json_pack("{s:s}", "error", "unknown demo route"));
   }
+}
+
+double demo_clock_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool rolled_out(const struct demo *d) {
+  return d->deploy_after_s <= 0 || demo_clock_s() - d->started_s >= d->deploy_after_s;
+}
+
+const char *demo_release_now(const struct demo *d) {
+  return rolled_out(d) ? d->release : d->previous_release;
+}
+
+const char *demo_commit_now(const struct demo *d) {
+  return rolled_out(d) ? d->commit : d->previous_commit;
+}
+
+/* GET /api/version: what a deploy pipeline polls (uatrun's target.build). */
+static void version_route(const struct demo *d, const struct request *r, struct reply *rep) {
+  if (!req_is(r, "GET") && !req_is(r, "HEAD")) {
+    rep->allow = "GET, HEAD";
+    reply_json(rep, 405, json_pack("{s:s}", "error", "method not allowed"));
+    return;
+  }
+  reply_json(rep, 200,
+             json_pack("{s:s, s:s, s:s}", "version", demo_release_now(d), "commit",
+                       demo_commit_now(d), "environment", "staging"));
 }
 
 static void not_found(const struct demo *d, struct reply *rep) {
@@ -143,6 +174,8 @@ static void route(struct demo *d, const struct request *r, struct reply *rep) {
     return;
   if (req_seg(r, 0, "__demo"))
     demo_routes(d, r, rep);
+  else if (r->nseg == 2 && req_seg(r, 0, "api") && req_seg(r, 1, "version"))
+    version_route(d, r, rep);
   else if (!tm_api_route(d, r, rep) && !rdv_route(d, r, rep) && !tm_pages_route(d, r, rep))
     not_found(d, rep);
 }

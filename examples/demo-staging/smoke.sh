@@ -274,5 +274,31 @@ expect "demo info lists breaks" 200 '+"auth-token"' '+"access-rights"' -- "$URL/
 expect "all: the app is told" 200 '+"auth-token"' '+"pagination"' '+"release":"v4.6.3-rc1"' -- "$URL/config.js"
 stop_server
 
+start_server version --release v4.6.3 --commit 4f2a9c1e7b3d
+expect "version endpoint" 200 '+"version":"v4.6.3"' '+"commit":"4f2a9c1e7b3d"' -- "$URL/api/version"
+expect "version endpoint is GET only" 405 '+Allow: GET' -- -X POST "$URL/api/version"
+stop_server
+
+# A deploy rolling out: the previous release first (60 s is far beyond the next request, however
+# slow the machine), then, with a short delay, the new one within a generous bound.
+start_server rolling-slow --release v4.6.3 --previous-release v4.6.2 --deploy-after 60
+expect "previous release while deploying" 200 '+"version":"v4.6.2"' -- "$URL/api/version"
+expect "the heartbeat agrees" 200 '+"version":"v4.6.2"' -- "$URL/api/v2/system/heartbeat/"
+stop_server
+start_server rolling --release v4.6.3 --previous-release v4.6.2 --deploy-after 0.5
+rolled=""
+for _ in $(seq 1 300); do
+  fetch roll "$URL/api/version"
+  if grep -qF '"version":"v4.6.3"' "$WORK/roll.body"; then rolled=1; break; fi
+  sleep 0.1
+done
+if [ -n "$rolled" ]; then ok; else fail "the release was not rolled out after --deploy-after"; fi
+stop_server
+if "$BIN" --deploy-after 3 >/dev/null 2>"$WORK/noprev.err"; then
+  fail "--deploy-after without --previous-release was accepted"
+elif grep -qF -- "--deploy-after needs --previous-release" "$WORK/noprev.err"; then ok; else
+  fail "--deploy-after without --previous-release: $(cat "$WORK/noprev.err")"
+fi
+
 echo "demo smoke: $PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]

@@ -11,7 +11,7 @@ static void reply_invalid_token(struct reply *rep) {
 static void heartbeat(const struct demo *d, struct reply *rep) {
   reply_json(rep, 200,
              json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s}}", "status", "healthy", "release",
-                       "version", d->release, "sha", "3f1c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e",
+                       "version", demo_release_now(d), "sha", demo_commit_now(d),
                        "date", "2024-03-11T09:00:00Z", "services", "database", "connected"));
 }
 

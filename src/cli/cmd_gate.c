@@ -7,6 +7,7 @@
 #include "report/report.h"
 #include "report/report_text.h"
 #include "check/sandbox.h"
+#include "util/duration.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -281,6 +282,31 @@ static int print_run_line(const struct view *v, int width) {
   return 0;
 }
 
+/* What staging served before the recorded run's checks (target.build): which build they saw. */
+static int print_build_line(const struct view *v, int width) {
+  const struct uat_run_record *run = &v->snap->run;
+  if (!run->found || !run->has_build)
+    return 0;
+  char *served = uat_gate_shown_note(v->ctx, run->build_served);
+  char *url = uat_gate_shown_note(v->ctx, run->build_url);
+  if (!served || !url) {
+    free(served);
+    free(url);
+    return -1;
+  }
+  char took[32];
+  fprintf(v->out, "  %s✓%s %-*s  staging served \"%s\" (%s%s%s)", paint(v, GREEN), paint(v, RESET),
+          width, "build", served, url, run->build_json ? ", field " : "",
+          run->build_json ? run->build_json : "");
+  if (run->build_polls > 1)
+    fprintf(v->out, " after waiting %s",
+            uat_duration_format(run->build_waited_s, took, sizeof took));
+  fputc('\n', v->out);
+  free(served);
+  free(url);
+  return 0;
+}
+
 static int print_item(const struct view *v, const struct uat_gate_item *gi, int width) {
   const char *colour;
   const char *mark = item_mark(v, gi->state, &colour);
@@ -430,6 +456,8 @@ static int print_view(const struct view *v, const char *head) {
   int width = (int)id_width(verdict);
   if (!v->quiet || verdict->run_state != UAT_RUN_PASSED)
     print_run_line(v, width);
+  if (!v->quiet && print_build_line(v, width) != 0)
+    return -1;
   for (size_t i = 0; i < verdict->nitems; i++)
     if ((!v->quiet || verdict->items[i].state != UAT_ITEM_APPROVED) &&
         print_item(v, &verdict->items[i], width) != 0)
@@ -450,6 +478,16 @@ static json_t *str_or_null(const char *s) {
   return s ? json_string(s) : json_null();
 }
 
+static json_t *build_json(const struct uat_run_record *run) {
+  if (!run->has_build)
+    return json_null();
+  /* Milliseconds, as the run's own report gives them. */
+  double waited = (double)(long long)(run->build_waited_s * 1000 + 0.5) / 1000;
+  return json_pack("{s:s, s:o, s:s, s:s, s:f, s:i}", "url", run->build_url, "json",
+                   str_or_null(run->build_json), "expected", run->build_expected, "served",
+                   run->build_served, "waited_s", waited, "polls", run->build_polls);
+}
+
 static json_t *run_json(const struct view *v) {
   const struct uat_run_record *run = &v->snap->run;
   const struct uat_gate_verdict *verdict = &v->snap->verdict;
@@ -466,11 +504,11 @@ static json_t *run_json(const struct view *v) {
     }
   if (!failed ||
       json_object_update_new(
-          o, json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:o}", "seq", (json_int_t)run->seq,
+          o, json_pack("{s:I, s:s, s:o, s:I, s:I, s:I, s:o, s:o}", "seq", (json_int_t)run->seq,
                        "finished_at", iso_time(run->time, when, sizeof when), "digest",
                        str_or_null(run->digest), "passed", (json_int_t)run->npassed, "failed",
                        (json_int_t)run->nfailed, "errored", (json_int_t)run->nerrored,
-                       "failed_checks", failed)) != 0) {
+                       "failed_checks", failed, "build", build_json(run))) != 0) {
     json_decref(o);
     return NULL;
   }

@@ -6,6 +6,7 @@
 #include "util/fsutil.h"
 #include "check/runner.h"
 #include "check/sandbox.h"
+#include "util/duration.h"
 #include "util/strbuf.h"
 
 #include <dirent.h>
@@ -75,6 +76,26 @@ static int compile_modules(const struct uat_context *ctx, const char *dir, int d
   return problems;
 }
 
+/* target.build as the run will poll it; expect: as written (it is expanded when the wait
+ * starts, with the release under test). */
+static void print_build(const struct uat_context *ctx) {
+  const struct uat_build_target *b = &ctx->playbook->build;
+  if (!b->enabled)
+    return;
+  char *url = uat_redact(&ctx->redactor, ctx->build_url);
+  char *expect = b->expect_raw ? uat_redact(&ctx->redactor, b->expect_raw) : NULL;
+  char took[32];
+  fprintf(ctx->opts->out, "  build   GET %s%s%s, until it serves %s%s%s", url ? url : "?",
+          b->json ? ", field " : "", b->json ? b->json : "", expect ? "\"" : "",
+          expect ? expect : "the release under test", expect ? "\"" : "");
+  if (b->wait_s > 0)
+    fprintf(ctx->opts->out, ", for up to %s\n", uat_duration_format(b->wait_s, took, sizeof took));
+  else
+    fputs(", at one poll (no wait:)\n", ctx->opts->out);
+  free(url);
+  free(expect);
+}
+
 static void print_summary(const struct uat_context *ctx) {
   const struct uat_playbook *pb = ctx->playbook;
   FILE *out = ctx->opts->out;
@@ -83,6 +104,7 @@ static void print_summary(const struct uat_context *ctx) {
           ctx->base_url_shown);
   if (ctx->opts->quiet)
     return;
+  print_build(ctx);
   for (size_t i = 0; i < pb->nchecks; i++) {
     const struct uat_check *c = &pb->checks[i];
     fprintf(out, "  check   %-32s %s", c->id, c->title ? c->title : "");

@@ -6,8 +6,11 @@
 #include "ledger/ledger.h"
 #include "report/report.h"
 #include "report/report_text.h"
+#include "check/build_wait.h"
 #include "check/runner.h"
 #include "check/sandbox.h"
+
+#include "util/duration.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -121,8 +124,168 @@ static int repair_errors(struct uat_run_result *run) {
   return 0;
 }
 
+/* ---- target.build ---- */
+
+/* In target.build.expect, ${UATRUN_RELEASE} and ${UATRUN_COMMIT} are the release and commit
+ * under test however they were given (--release, UATRUN_*, CI variables). */
+static const char *identity_env(const char *name, void *data) {
+  const struct uat_context *ctx = data;
+  if (strcmp(name, "UATRUN_RELEASE") == 0)
+    return ctx->release;
+  if (strcmp(name, "UATRUN_COMMIT") == 0)
+    return ctx->commit;
+  return getenv(name);
+}
+
+/* What staging must serve: expect: expanded now, else the release under test. NULL with
+ * err set (an input error: exit 2, nothing run) when it cannot be known. */
+static char *build_expectation(const struct uat_context *ctx, struct uat_error *err) {
+  const struct uat_playbook *pb = ctx->playbook;
+  const struct uat_build_target *b = &pb->build;
+  if (!b->expect_raw) {
+    if (ctx->release)
+      return strdup(ctx->release);
+    uat_error_set(err,
+                  "%s:%d:%d: target.build waits for the release under test, which is unknown; "
+                  "pass --release VERSION (or set UATRUN_RELEASE), or write expect: under "
+                  "target.build",
+                  pb->path, b->line, b->col);
+    return NULL;
+  }
+  bool names_identity =
+      strstr(b->expect_raw, "UATRUN_RELEASE") || strstr(b->expect_raw, "UATRUN_COMMIT");
+  char *v = uat_playbook_build_expect(pb, identity_env, (void *)ctx, err);
+  if (!v && names_identity && (!ctx->release || !ctx->commit) && strstr(err->text, "not set"))
+    uat_error_set(err,
+                  "%s:%d:%d: target.build.expect names the release or commit under test, which "
+                  "is unknown; pass --release VERSION --commit SHA (or set UATRUN_RELEASE and "
+                  "UATRUN_COMMIT)",
+                  pb->path, b->expect_line, b->expect_col);
+  return v;
+}
+
+struct build_view {
+  const struct uat_term *term;
+};
+
+static void build_changed(const struct uat_build_poll *p, void *data) {
+  const struct build_view *v = data;
+  if (!p->matched) /* the served line says it: no line for the poll that ends the wait */
+    uat_term_build_poll(v->term, p->what, p->elapsed_s);
+}
+
+/* "staging did not serve ..." for the user: where it looked, what it found last, what to do. */
+static void build_failure(const struct uat_context *ctx, const char *url_shown, const char *expect,
+                          const struct uat_build_poll *last, struct uat_error *err) {
+  const struct uat_build_target *b = &ctx->playbook->build;
+  char took[32], within[48];
+  char *expect_shown = uat_redact(&ctx->redactor, expect);
+  if (b->wait_s > 0)
+    snprintf(within, sizeof within, "within %s", uat_duration_format(b->wait_s, took, sizeof took));
+  else
+    snprintf(within, sizeof within, "at its only poll (target.build has no wait:)");
+  /* An unreachable URL's cause carries its own advice. */
+  const char *advice = last->state == UAT_BUILD_SERVED
+                           ? "; deploy it there (or check --release), or give the deploy longer "
+                             "with target.build.wait"
+                       : last->state == UAT_BUILD_UNREACHABLE
+                           ? ""
+                           : "; check target.build's url: and json:, or give the deploy longer "
+                             "with target.build.wait";
+  uat_error_set(err, "staging did not serve \"%s\" %s (%d poll%s of %s%s%s): it %s%s%s",
+                expect_shown ? expect_shown : "the release", within, last->polls,
+                last->polls == 1 ? "" : "s", url_shown, b->json ? ", field " : "",
+                b->json ? b->json : "", last->what ? last->what : "gave no answer", advice,
+                strcmp(ctx->opts->command, "gate") == 0 ? "; the gate stays closed" : "");
+  free(expect_shown);
+}
+
+/* The pb's target.headers as the HTTP layer takes them (borrowed strings). */
+static struct uat_http_header_field *build_headers(const struct uat_playbook *pb) {
+  struct uat_http_header_field *h = calloc(pb->nheaders ? pb->nheaders : 1, sizeof *h);
+  for (size_t i = 0; h && i < pb->nheaders; i++)
+    h[i] =
+        (struct uat_http_header_field){.name = pb->headers[i].name, .value = pb->headers[i].value};
+  return h;
+}
+
+static struct uat_build_record *build_record(const struct uat_context *ctx, const char *url_shown,
+                                             const char *expect,
+                                             const struct uat_build_poll *last) {
+  struct uat_build_record *r = calloc(1, sizeof *r);
+  if (!r)
+    return NULL;
+  const char *json = ctx->playbook->build.json;
+  r->url = strdup(url_shown);
+  r->json = json ? strdup(json) : NULL;
+  r->expected = uat_redact(&ctx->redactor, expect);
+  r->served = strdup(last->served ? last->served : "");
+  r->waited_s = last->elapsed_s;
+  r->polls = last->polls;
+  if (!r->url || (json && !r->json) || !r->expected || !r->served) {
+    uat_build_record_free(r);
+    return NULL;
+  }
+  return r;
+}
+
+/* Polls target.build until staging serves expect. Returns 0 with *out set (the caller's),
+ * 1 with err saying what staging served when the wait ran out, 2 with err on anything else. */
+static int wait_for_build(const struct uat_context *ctx, const struct uat_term *term,
+                          const char *expect, struct uat_build_record **out,
+                          struct uat_error *err) {
+  const struct uat_playbook *pb = ctx->playbook;
+  *out = NULL;
+  char *url_shown = uat_redact(&ctx->redactor, ctx->build_url);
+  char *expect_shown = uat_redact(&ctx->redactor, expect);
+  struct uat_http_header_field *headers = build_headers(pb);
+  if (!url_shown || !expect_shown || !headers) {
+    free(url_shown);
+    free(expect_shown);
+    free(headers);
+    uat_error_set(err, "out of memory");
+    return 2;
+  }
+  uat_term_build_begin(term, url_shown, pb->build.json, expect_shown, pb->build.wait_s,
+                       pb->build.interval_s);
+  struct build_view view = {.term = term};
+  struct uat_build_wait w = {.url = ctx->build_url,
+                             .json = pb->build.json,
+                             .expect = expect,
+                             .wait_s = pb->build.wait_s,
+                             .interval_s = pb->build.interval_s,
+                             .timeout_s = pb->timeout_s,
+                             .headers = headers,
+                             .nheaders = pb->nheaders,
+                             .redactor = &ctx->redactor,
+                             .on_change = build_changed,
+                             .ctx = &view};
+  struct uat_build_poll last;
+  int served = uat_build_wait_run(&w, &last, err);
+  int rc = served < 0 ? 2 : served == 0 ? 1 : 0;
+  if (served == 0)
+    build_failure(ctx, url_shown, expect, &last, err);
+  if (served == 1) {
+    uat_term_build_served(term, expect_shown, last.elapsed_s, last.polls);
+    if (!(*out = build_record(ctx, url_shown, expect, &last))) {
+      uat_error_set(err, "out of memory");
+      rc = 2;
+    }
+  }
+  if (served >= 0)
+    uat_build_poll_clear(&last);
+  free(url_shown);
+  free(expect_shown);
+  free(headers);
+  return rc;
+}
+
+/* ---- the run ---- */
+
+/* Runs the checks (after target.build, when the playbook has one). NULL with err set and
+ * *rc the exit code when nothing ran: 1 staging never served the release, 2 otherwise. */
 static struct uat_run_result *run_checks(struct uat_context *ctx, const char *digest,
-                                         struct uat_error *err) {
+                                         const char *expect, int *rc, struct uat_error *err) {
   const struct uat_cli_options *o = ctx->opts;
   struct uat_term term;
   term_from_options(o, &term);
@@ -147,6 +310,10 @@ static struct uat_run_result *run_checks(struct uat_context *ctx, const char *di
       .digest = (char *)digest,
   };
   uat_term_begin(&term, &header, (size_t)total);
+  struct uat_build_record *build = NULL;
+  if (ctx->playbook->build.enabled && (*rc = wait_for_build(ctx, &term, expect, &build, err)) != 0)
+    return NULL;
+  *rc = UAT_EXIT_USAGE;
   struct progress p = {.term = &term, .total = (size_t)total};
   struct uat_runner_options ro = {
       .playbook = ctx->playbook,
@@ -161,8 +328,11 @@ static struct uat_run_result *run_checks(struct uat_context *ctx, const char *di
       .ctx = &p,
   };
   struct uat_run_result *run = uat_runner_run(&ro, err);
-  if (!run)
+  if (!run) {
+    uat_build_record_free(build);
     return NULL;
+  }
+  run->build = build;
   run->release = strdup(ctx->release ? ctx->release : "unknown");
   run->commit = strdup(ctx->commit ? ctx->commit : "unknown");
   run->digest = strdup(digest);
@@ -202,17 +372,26 @@ int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out) {
     uat_cli_error(o, "%s", err.text);
     return UAT_EXIT_USAGE;
   }
-  /* Open the ledger first: a run that cannot be recorded is not started. */
+  char *expect = NULL;
+  if (ctx->playbook->build.enabled && !(expect = build_expectation(ctx, &err))) {
+    uat_cli_error(o, "%s", err.text);
+    return UAT_EXIT_USAGE;
+  }
+  /* Open the ledger first: a run that cannot be recorded is not started (nor waited for). */
   struct uat_ledger *ledger;
   if (uat_ledger_open(ctx->ledger_path, UAT_LEDGER_WRITE, &ledger, &err) != 0) {
+    free(expect);
     uat_cli_error(o, "%s", err.text);
     return UAT_EXIT_LEDGER;
   }
-  struct uat_run_result *run = run_checks(ctx, digest, &err);
+  int run_rc = UAT_EXIT_USAGE;
+  struct uat_run_result *run = run_checks(ctx, digest, expect, &run_rc, &err);
+  free(expect);
   if (!run) {
     uat_ledger_close(ledger);
+    fflush(o->out); /* after the wait's lines, where both streams share a CI log */
     uat_cli_error(o, "%s", err.text);
-    return UAT_EXIT_USAGE;
+    return run_rc;
   }
   int rc = record_run(ctx, ledger, run);
   uat_ledger_close(ledger);

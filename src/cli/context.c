@@ -108,6 +108,30 @@ static int check_base_url(const struct uat_context *ctx, const char *base, struc
   return uat_error_set(err, "%s:%d:%d: %s", pb->path, pb->base_url_line, pb->base_url_col, e.text);
 }
 
+/* target.build.url against the effective base URL, so a URL curl cannot use is an input
+ * error found before anything runs (lint included), named where the playbook writes it. */
+static int resolve_build_url(struct uat_context *ctx, struct uat_error *err) {
+  const struct uat_playbook *pb = ctx->playbook;
+  if (!pb->build.enabled)
+    return 0;
+  struct uat_error e;
+  ctx->build_url = uat_http_resolve_url(ctx->base_url, pb->build.url, &ctx->redactor, &e);
+  if (ctx->build_url && !valid_base_url(ctx->build_url)) {
+    free(ctx->build_url);
+    ctx->build_url = NULL;
+    char *shown = uat_redact(&ctx->redactor, pb->build.url);
+    uat_error_set(&e,
+                  "'%s' is not an http:// or https:// URL; give a path on staging "
+                  "(/api/version) or a full http(s) URL",
+                  shown ? shown : "the URL");
+    free(shown);
+  }
+  if (ctx->build_url)
+    return 0;
+  return uat_error_set(err, "%s:%d:%d: target.build.url: %s", pb->path, pb->build.line,
+                       pb->build.col, e.text);
+}
+
 static int resolve_identity(struct uat_context *ctx, unsigned flags, struct uat_error *err) {
   const struct uat_cli_options *o = ctx->opts;
   const char *release = o->release ? o->release : uat_context_env_release();
@@ -177,7 +201,7 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
   ctx->base_url_shown = uat_redact(&ctx->redactor, base);
   if (!ctx->base_url || !ctx->base_url_shown)
     goto oom;
-  if (check_base_url(ctx, base, err) != 0)
+  if (check_base_url(ctx, base, err) != 0 || resolve_build_url(ctx, err) != 0)
     goto fail;
   ctx->fingerprint = fingerprint(pb, base, &ctx->redactor);
   const char *ledger = getenv("UATRUN_LEDGER");
@@ -202,6 +226,7 @@ void uat_context_close(struct uat_context *ctx) {
   free(ctx->base_url);
   free(ctx->base_url_shown);
   free(ctx->fingerprint);
+  free(ctx->build_url);
   free(ctx->ledger_path);
   memset(ctx, 0, sizeof *ctx);
 }

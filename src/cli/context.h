@@ -24,6 +24,7 @@ struct uat_context {
   char *base_url;       /* effective */
   char *base_url_shown; /* the same with secrets redacted: the only form printed */
   char *fingerprint;    /* SHA-256 hex of base URL, headers, vars, with: (see result.h) */
+  char *build_url;      /* target.build.url against the base URL; NULL without target.build */
   char *ledger_path; /* UATRUN_LEDGER, else playbook's ledger:, else .uatrun/ledger.db beside it */
 };
 

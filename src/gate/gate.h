@@ -48,6 +48,14 @@ struct uat_run_record {
   size_t npassed, nfailed, nerrored;
   char **failed_ids; /* checks that did not pass */
   size_t nfailed_ids;
+  /* target.build: what staging served before the checks ran (has_build false: no wait) */
+  bool has_build;
+  char *build_url;
+  char *build_json; /* NULL: the whole body */
+  char *build_expected;
+  char *build_served;
+  double build_waited_s;
+  int build_polls;
 };
 
 void uat_decision_list_free(struct uat_decision_list *list);

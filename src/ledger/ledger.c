@@ -695,22 +695,36 @@ static json_t *check_json(const struct uat_check_result *c) {
                    c->duration_s, "error", c->error);
 }
 
+/* What target.build found, or NULL (the key is then left out: runs of playbooks without
+ * target.build are recorded as before). */
+static json_t *build_json(const struct uat_build_record *b) {
+  if (!b)
+    return NULL;
+  return json_pack("{s:s, s:s*, s:s, s:s, s:f, s:i}", "url", b->url, "json", b->json, "expected",
+                   b->expected, "served", b->served, "waited_s", b->waited_s, "polls", b->polls);
+}
+
 static char *run_payload(const struct uat_run_result *run, const char *uatrun_version) {
+  json_t *build = build_json(run->build);
+  if (run->build && !build)
+    return NULL;
   json_t *checks = json_array();
   if (!checks)
     return NULL;
   for (size_t i = 0; i < run->nchecks; i++) {
     if (json_array_append_new(checks, check_json(&run->checks[i])) != 0) {
       json_decref(checks);
+      json_decref(build);
       return NULL;
     }
   }
-  json_t *payload = json_pack(
-      "{s:s*, s:s*, s:s*, s:I, s:I, s:f, s:{s:I, s:I, s:I}, s:o}", "path", run->playbook_path,
-      "uatrun_version", uatrun_version, "fingerprint", run->fingerprint, "started_at",
-      (json_int_t)run->started_at, "finished_at", (json_int_t)run->finished_at, "duration_s",
-      run->duration_s, "counts", "passed", (json_int_t)run->passed, "failed",
-      (json_int_t)run->failed, "errored", (json_int_t)run->errored, "checks", checks);
+  json_t *payload =
+      json_pack("{s:s*, s:s*, s:s*, s:I, s:I, s:f, s:{s:I, s:I, s:I}, s:o, s:o*}", "path",
+                run->playbook_path, "uatrun_version", uatrun_version, "fingerprint",
+                run->fingerprint, "started_at", (json_int_t)run->started_at, "finished_at",
+                (json_int_t)run->finished_at, "duration_s", run->duration_s, "counts", "passed",
+                (json_int_t)run->passed, "failed", (json_int_t)run->failed, "errored",
+                (json_int_t)run->errored, "checks", checks, "build", build);
   return dump_payload(payload);
 }
 
@@ -881,6 +895,26 @@ static int fill_failed_ids(json_t *checks, struct uat_run_record *r) {
   return 0;
 }
 
+/* What target.build found before the run, when the run recorded it. */
+static int fill_build(json_t *b, struct uat_run_record *r) {
+  if (!json_is_object(b))
+    return 0;
+  const char *url = json_string_value(json_object_get(b, "url"));
+  const char *expected = json_string_value(json_object_get(b, "expected"));
+  const char *served = json_string_value(json_object_get(b, "served"));
+  const char *field = json_string_value(json_object_get(b, "json"));
+  if (!url || !expected || !served)
+    return -1;
+  r->build_url = strdup(url);
+  r->build_json = field ? strdup(field) : NULL;
+  r->build_expected = strdup(expected);
+  r->build_served = strdup(served);
+  r->build_waited_s = json_number_value(json_object_get(b, "waited_s"));
+  r->build_polls = (int)json_integer_value(json_object_get(b, "polls"));
+  r->has_build = true;
+  return r->build_url && r->build_expected && r->build_served && (!field || r->build_json) ? 0 : -1;
+}
+
 static int fill_run(sqlite3_stmt *st, struct uat_run_record *r) {
   memset(r, 0, sizeof *r);
   r->found = true;
@@ -897,6 +931,8 @@ static int fill_run(sqlite3_stmt *st, struct uat_run_record *r) {
     r->nerrored = json_count(counts, "errored");
     ok = fill_failed_ids(json_object_get(payload, "checks"), r) == 0;
   }
+  if (ok)
+    ok = fill_build(json_object_get(payload, "build"), r) == 0;
   /* Runs recorded before fingerprints existed have none: the gate treats them as stale. */
   const char *fingerprint = json_string_value(json_object_get(payload, "fingerprint"));
   if (ok && fingerprint)
@@ -1089,6 +1125,10 @@ void uat_run_record_clear(struct uat_run_record *run) {
   free(run->release);
   free(run->commit);
   free(run->fingerprint);
+  free(run->build_url);
+  free(run->build_json);
+  free(run->build_expected);
+  free(run->build_served);
   for (size_t i = 0; i < run->nfailed_ids; i++)
     free(run->failed_ids[i]);
   free(run->failed_ids);

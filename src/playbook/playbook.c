@@ -41,7 +41,8 @@ enum kind { K_NULL, K_BOOL, K_INT, K_FLOAT, K_STRING, K_MAPPING, K_LIST };
 
 static const char *const top_keys[] = {"name",     "target", "secrets", "vars",   "checks",
                                        "signoffs", "roles",  "gate",    "ledger", NULL};
-static const char *const target_keys[] = {"base_url", "timeout", "headers", NULL};
+static const char *const target_keys[] = {"base_url", "timeout", "headers", "build", NULL};
+static const char *const build_keys[] = {"url", "json", "expect", "wait", "interval", NULL};
 static const char *const check_keys[] = {"id",   "title",   "script",  "run",    "with",
                                          "tags", "timeout", "retries", "memory", NULL};
 static const char *const signoff_keys[] = {"id", "role", "text", NULL};
@@ -679,6 +680,108 @@ static int parse_headers(struct loader *L, yaml_node_t *n) {
   return 0;
 }
 
+/* Answers every variable, so expanding `expect:` at load finds only its syntax errors: its
+ * variables are looked up when the wait starts, where ${UATRUN_RELEASE} is the release
+ * under test even when it came from --release. */
+static const char *any_value(const char *name, void *ctx) {
+  (void)name;
+  (void)ctx;
+  return "x";
+}
+
+/* "release.version": segments that are not empty; "/release/version": a JSON pointer
+ * (RFC 6901), where '~' is only ever "~0" or "~1". */
+static const char *bad_json_path(const char *path) {
+  if (path[0] == '/') {
+    for (const char *p = path; *p; p++)
+      if (*p == '~' && p[1] != '0' && p[1] != '1')
+        return "a '~' in a JSON pointer must be written ~0 (and a '/' inside a name ~1)";
+    return NULL;
+  }
+  if (path[0] == '.' || path[strlen(path) - 1] == '.' || strstr(path, ".."))
+    return "a dotted path has an empty name in it";
+  return NULL;
+}
+
+static int parse_build_json(struct loader *L, yaml_node_t *n, struct uat_build_target *b) {
+  if (want_nonempty_string(L, n, "json", true, &b->json) != 0)
+    return -1;
+  const char *why = bad_json_path(b->json);
+  if (why)
+    return fail(L, n,
+                "'json' is not a usable field path: '%s' (%s); write a field name (version), a "
+                "dotted path (release.version) or a JSON pointer (/release/version)",
+                b->json, why);
+  return 0;
+}
+
+static int parse_build_expect(struct loader *L, yaml_node_t *n, struct uat_build_target *b) {
+  if (want_string(L, n, "expect", false, &b->expect_raw) != 0)
+    return -1;
+  b->expect_line = line_of(n);
+  b->expect_col = col_of(n);
+  struct uat_error e;
+  char *probe = uat_expand(b->expect_raw, any_value, NULL, &e);
+  if (!probe)
+    return fail(L, n, "%s", e.text);
+  bool empty = *probe == '\0';
+  free(probe);
+  if (empty)
+    return fail(L, n,
+                "'expect' is empty; write the version staging must serve, e.g. expect: "
+                "\"${UATRUN_RELEASE}\" (or leave expect: out to wait for the release under "
+                "test)");
+  return 0;
+}
+
+static int parse_build_timing(struct loader *L, yaml_node_t *map, struct uat_build_target *b) {
+  yaml_node_t *n;
+  b->wait_s = 0;
+  b->interval_s = UAT_DEFAULT_BUILD_INTERVAL_S;
+  if ((n = field(L, map, "wait", NULL)) && want_duration(L, n, "wait", true, &b->wait_s) != 0)
+    return -1;
+  if ((n = field(L, map, "interval", NULL)) &&
+      want_duration(L, n, "interval", true, &b->interval_s) != 0)
+    return -1;
+  return 0;
+}
+
+static int parse_build(struct loader *L, yaml_node_t *n) {
+  struct uat_build_target *b = &L->pb->build;
+  yaml_node_t *map;
+  if (want_mapping(L, n, "build",
+                   "build: { url: /api/version, json: version, expect: \"${UATRUN_RELEASE}\", "
+                   "wait: 5m }",
+                   &map) != 0)
+    return -1;
+  if (!n)
+    return 0;
+  if (!map)
+    return fail(L, n,
+                "'build' is empty; add url: (the page naming the deployed version) under "
+                "it, or remove build:");
+  b->enabled = true;
+  if (check_mapping_keys(L, map, "target.build", build_keys) != 0)
+    return -1;
+  yaml_node_t *url = field(L, map, "url", NULL), *json = field(L, map, "json", NULL);
+  yaml_node_t *expect = field(L, map, "expect", NULL);
+  if (!url)
+    return fail(L, map,
+                "target.build is missing 'url'; add url: and the page of staging that names the "
+                "deployed version, e.g. url: /api/version");
+  if (want_nonempty_string(L, url, "url", true, &b->url) != 0)
+    return -1;
+  b->line = line_of(url);
+  b->col = col_of(url);
+  if (strpbrk(b->url, " \t\r\n"))
+    return fail(L, url, "'url' contains white space; percent-encode it (%%20) or fix the URL");
+  if (json && parse_build_json(L, json, b) != 0)
+    return -1;
+  if (expect && parse_build_expect(L, expect, b) != 0)
+    return -1;
+  return parse_build_timing(L, map, b);
+}
+
 static int parse_target(struct loader *L, yaml_node_t *root) {
   struct uat_playbook *pb = L->pb;
   yaml_node_t *n = field(L, root, "target", NULL), *map;
@@ -700,6 +803,8 @@ static int parse_target(struct loader *L, yaml_node_t *root) {
   yaml_node_t *timeout = field(L, map, "timeout", NULL);
   pb->timeout_s = UAT_DEFAULT_TIMEOUT_S;
   if (timeout && want_duration(L, timeout, "timeout", true, &pb->timeout_s) != 0)
+    return -1;
+  if (parse_build(L, field(L, map, "build", NULL)) != 0)
     return -1;
   return parse_headers(L, field(L, map, "headers", NULL));
 }
@@ -1341,6 +1446,9 @@ void uat_playbook_free(struct uat_playbook *pb) {
     free(pb->headers[i].value);
   }
   free(pb->headers);
+  free(pb->build.url);
+  free(pb->build.json);
+  free(pb->build.expect_raw);
   for (size_t i = 0; i < pb->nsecrets; i++) {
     free(pb->secrets[i].name);
     free(pb->secrets[i].env);
@@ -1413,6 +1521,28 @@ int uat_playbook_set_var(struct uat_playbook *pb, const char *assignment, struct
                : 0;
   free(key);
   return rc;
+}
+
+char *uat_playbook_build_expect(const struct uat_playbook *pb, uat_getenv_fn getenv_fn, void *ctx,
+                                struct uat_error *err) {
+  const struct uat_build_target *b = &pb->build;
+  struct uat_error e;
+  char *v = uat_expand(b->expect_raw, getenv_fn, ctx, &e);
+  if (!v) {
+    uat_error_at(err, pb->path, b->expect_line, b->expect_col, "target.build.expect: %s", e.text);
+    return NULL;
+  }
+  json_t *probe = json_string(v); /* NULL when not valid UTF-8 */
+  const char *why = !probe ? "is not valid UTF-8 after ${...} expansion; fix the variable's value"
+                    : !*v  ? "is empty after ${...} expansion; set the variable it names"
+                           : NULL;
+  json_decref(probe);
+  if (why) {
+    free(v);
+    uat_error_at(err, pb->path, b->expect_line, b->expect_col, "target.build.expect %s", why);
+    return NULL;
+  }
+  return v;
 }
 
 const struct uat_check *uat_playbook_find_check(const struct uat_playbook *pb, const char *id) {

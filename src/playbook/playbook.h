@@ -9,6 +9,7 @@
 #ifndef UAT_PLAYBOOK_H
 #define UAT_PLAYBOOK_H
 
+#include "playbook/expand.h"
 #include "util/error.h"
 
 #include <jansson.h>
@@ -19,6 +20,7 @@
 #define UAT_MAX_RETRIES 10 /* checks[].retries is 0 to this */
 #define UAT_DEFAULT_MEMORY_CAP ((size_t)64 * 1024 * 1024)
 #define UAT_DEFAULT_SIGNOFF_MAX_AGE_S (72.0 * 3600)
+#define UAT_DEFAULT_BUILD_INTERVAL_S 2.0
 #define UAT_SECRET_MIN_LEN 4 /* shorter values cannot be masked without showing them */
 
 struct uat_header {
@@ -49,6 +51,21 @@ struct uat_check {
   int line, col;     /* where the check starts in the playbook */
 };
 
+/* target.build: a page of staging that names what is deployed, polled before any check runs
+ * until it serves the release under test (see README, "Waiting for the deploy"). */
+struct uat_build_target {
+  bool enabled;                /* target.build is in the playbook */
+  char *url;                   /* expanded; absolute, or relative to the base URL */
+  char *json;                  /* field of a JSON response: "version", "release.version" or a JSON
+                                  pointer "/release/version"; NULL: the whole body, trimmed */
+  char *expect_raw;            /* `expect:` as written, expanded when the wait starts (it may name
+                                  ${UATRUN_RELEASE}); NULL: the release under test */
+  double wait_s;               /* how long to poll; 0: staging must serve it at the first poll */
+  double interval_s;           /* between polls */
+  int line, col;               /* where its url: is written */
+  int expect_line, expect_col; /* where its expect: is written */
+};
+
 struct uat_signoff_item {
   char *id;
   char *role;
@@ -69,6 +86,7 @@ struct uat_playbook {
   char *base_url;
   int base_url_line, base_url_col; /* where target.base_url is written */
   double timeout_s;
+  struct uat_build_target build;
   struct uat_header *headers;
   size_t nheaders;
   struct uat_secret *secrets;
@@ -101,6 +119,12 @@ void uat_playbook_free(struct uat_playbook *pb);
 
 /* Applies a --var KEY=VALUE override (VALUE kept as a string). Returns 0 or -1 with err set. */
 int uat_playbook_set_var(struct uat_playbook *pb, const char *assignment, struct uat_error *err);
+
+/* target.build.expect expanded now, through getenv_fn (NULL: getenv): the value staging must
+ * serve. Only when pb->build.expect_raw is set. NULL with err ("FILE:LINE:COL: ...") when a
+ * variable is unset or the value is empty or not UTF-8; else the caller's. */
+char *uat_playbook_build_expect(const struct uat_playbook *pb, uat_getenv_fn getenv_fn, void *ctx,
+                                struct uat_error *err);
 
 const struct uat_check *uat_playbook_find_check(const struct uat_playbook *pb, const char *id);
 const struct uat_role *uat_playbook_find_role(const struct uat_playbook *pb, const char *name);

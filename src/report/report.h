@@ -22,6 +22,14 @@ struct uat_term {
 
 /* Before any check runs: the playbook name, target, release and commit. */
 void uat_term_begin(const struct uat_term *t, const struct uat_run_result *run, size_t total);
+/* target.build, before the checks: the wait starts ("waiting for staging to serve ..."),
+ * staging's answer changed (what: 'serves "v4.6.2"', 'answers HTTP 502', ...; already
+ * redacted), staging serves the expected value. Nothing with quiet. */
+void uat_term_build_begin(const struct uat_term *t, const char *url, const char *json,
+                          const char *expect, double wait_s, double interval_s);
+void uat_term_build_poll(const struct uat_term *t, const char *what, double elapsed_s);
+void uat_term_build_served(const struct uat_term *t, const char *served, double waited_s,
+                           int polls);
 /* A check is starting (progress line only). */
 void uat_term_check_started(const struct uat_term *t, const char *id, size_t done, size_t total);
 /* A check finished: "✓ id  120ms" or "✗ id  1.2s" with its failed expectations

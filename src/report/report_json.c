@@ -145,12 +145,26 @@ static json_t *checks_json(const struct uat_run_result *run) {
   return a;
 }
 
+/* What target.build found before the checks ran; null without target.build. */
+static json_t *build_json(const struct uat_build_record *b) {
+  if (!b)
+    return json_null();
+  json_t *o = json_object();
+  if (!o || set(o, "url", str_or_null(b->url)) || set(o, "json", str_or_null(b->json)) ||
+      set(o, "expected", str_or_null(b->expected)) || set(o, "served", str_or_null(b->served)) ||
+      set(o, "waited_s", seconds(b->waited_s)) || set(o, "polls", json_integer(b->polls))) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
 static json_t *run_json(const struct uat_run_result *run) {
   json_t *o = json_object();
   if (!o || set(o, "uatrun_report_version", json_integer(REPORT_VERSION)) ||
       set(o, "playbook", playbook_json(run)) || set(o, "release", str_or_null(run->release)) ||
       set(o, "commit", str_or_null(run->commit)) ||
-      set(o, "base_url", str_or_null(run->base_url)) ||
+      set(o, "base_url", str_or_null(run->base_url)) || set(o, "build", build_json(run->build)) ||
       set(o, "started_at", timestamp(run->started_at)) ||
       set(o, "finished_at", timestamp(run->finished_at)) ||
       set(o, "duration_s", seconds(run->duration_s)) || set(o, "summary", summary_json(run)) ||

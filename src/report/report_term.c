@@ -156,6 +156,73 @@ void uat_term_begin(const struct uat_term *t, const struct uat_run_result *run, 
   fflush(t->out);
 }
 
+void uat_term_build_begin(const struct uat_term *t, const char *url, const char *json,
+                          const char *expect, double wait_s, double interval_s) {
+  if (t->quiet)
+    return;
+  struct block b;
+  block_init(&b, t);
+  char took[32], every[32];
+  add(&b, "waiting for staging to serve ");
+  add(&b, "\"");
+  add_styled(&b, BOLD, expect, "");
+  add(&b, "\" (GET ");
+  add_text(&b, url, "");
+  if (json) {
+    add(&b, ", field ");
+    add_text(&b, json, "");
+  }
+  if (wait_s > 0) {
+    add(&b, "; up to ");
+    add(&b, uat_duration_format(wait_s, took, sizeof took));
+    add(&b, ", every ");
+    add(&b, uat_duration_format(interval_s, every, sizeof every));
+  } else {
+    add(&b, "; no wait");
+  }
+  add(&b, ")\n");
+  if (!block_flush(&b))
+    fputs("waiting for staging to serve the release under test\n", t->out);
+  fflush(t->out);
+}
+
+void uat_term_build_poll(const struct uat_term *t, const char *what, double elapsed_s) {
+  if (t->quiet)
+    return;
+  struct block b;
+  block_init(&b, t);
+  char at[32], col[48];
+  snprintf(col, sizeof col, "  %-7s ", uat_duration_format(elapsed_s, at, sizeof at));
+  add_styled(&b, DIM, col, "");
+  add(&b, "staging ");
+  add_styled(&b, YELLOW, what, "");
+  add(&b, "\n");
+  block_flush(&b);
+  fflush(t->out);
+}
+
+void uat_term_build_served(const struct uat_term *t, const char *served, double waited_s,
+                           int polls) {
+  if (t->quiet)
+    return;
+  struct block b;
+  block_init(&b, t);
+  char took[32], line[96];
+  add_styled(&b, GREEN, "✓", "");
+  add(&b, " staging serves \"");
+  add_styled(&b, BOLD, served, "");
+  add(&b, "\"");
+  if (polls > 1)
+    snprintf(line, sizeof line, " after %s (%d polls)\n\n",
+             uat_duration_format(waited_s, took, sizeof took), polls);
+  else
+    snprintf(line, sizeof line, "\n\n");
+  add(&b, line);
+  if (!block_flush(&b))
+    fputs("staging serves the release under test\n\n", t->out);
+  fflush(t->out);
+}
+
 void uat_term_check_started(const struct uat_term *t, const char *id, size_t done, size_t total) {
   if (!t->progress)
     return;

@@ -77,9 +77,20 @@ void uat_check_result_clear(struct uat_check_result *r) {
   memset(r, 0, sizeof *r);
 }
 
+void uat_build_record_free(struct uat_build_record *b) {
+  if (!b)
+    return;
+  free(b->url);
+  free(b->json);
+  free(b->expected);
+  free(b->served);
+  free(b);
+}
+
 void uat_run_result_free(struct uat_run_result *run) {
   if (!run)
     return;
+  uat_build_record_free(run->build);
   for (size_t i = 0; i < run->nchecks; i++)
     uat_check_result_clear(&run->checks[i]);
   free(run->checks);

@@ -41,6 +41,16 @@ struct uat_check_result {
   int attempts;      /* 1 + retries used */
 };
 
+/* What target.build found before the checks ran: staging served the expected value. */
+struct uat_build_record {
+  char *url;       /* absolute, secrets redacted */
+  char *json;      /* the field read, or NULL: the whole body */
+  char *expected;  /* what staging had to serve */
+  char *served;    /* what it served (equal to expected in a recorded run) */
+  double waited_s; /* from the first poll to the one that served it */
+  int polls;
+};
+
 struct uat_run_result {
   char *playbook_name;
   char *playbook_path;
@@ -55,7 +65,8 @@ struct uat_run_result {
   struct uat_check_result *checks; /* in playbook order, selected checks only */
   size_t nchecks;
   size_t passed, failed, errored;
-  size_t abandoned; /* checks stuck in a C call past their deadline (see runner.c) */
+  size_t abandoned;               /* checks stuck in a C call past their deadline (see runner.c) */
+  struct uat_build_record *build; /* NULL: the playbook has no target.build */
 };
 
 /* Adds an expectation (copies every string; NULL allowed for actual/expected/where). */
@@ -65,6 +76,7 @@ int uat_check_result_add_expectation(struct uat_check_result *r, bool ok, const 
 int uat_check_result_add_log(struct uat_check_result *r, const char *line);
 size_t uat_check_result_failed_expectations(const struct uat_check_result *r);
 void uat_check_result_clear(struct uat_check_result *r);
+void uat_build_record_free(struct uat_build_record *b);
 void uat_run_result_free(struct uat_run_result *run);
 /* true when every check passed (and at least one ran). */
 bool uat_run_result_passed(const struct uat_run_result *run);

@@ -31,6 +31,9 @@
  *                        else 401 with WWW-Authenticate: Token
  *   /flaky?key=K&fail=N  the first N requests for key K get 503 "flaky N", later ones
  *                        200 "steady"; each key counts apart (for retries), up to 64 keys
+ *   /deploy?key=K&old=N&to=B[&from=A]   the first N requests for key K get JSON
+ *                        {"version":A,"release":{"version":A},"requests":n} (503 "deploying"
+ *                        without from=), later ones the same with B; keys shared with /flaky
  *   anything else        404 "not found"
  * Request bodies over 4 MiB get 413. */
 #include "testserver.h"
@@ -413,13 +416,8 @@ static enum MHD_Result route_auth(struct MHD_Connection *conn) {
   return rc;
 }
 
-/* Counts requests per key, so a check can fail on its first attempts and pass on a retry. */
-static enum MHD_Result route_flaky(struct uat_testserver *srv, struct MHD_Connection *conn) {
-  const char *key = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "key");
-  const char *fail_text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fail");
-  long fail = fail_text ? strtol(fail_text, NULL, 10) : 1;
-  if (!key || !*key || strlen(key) >= sizeof srv->flaky[0].key)
-    return reply_text(conn, 400, "flaky needs ?key=K (under 64 characters)");
+/* Counts one more request for key; false when the table of keys is full. */
+static bool count_hit(struct uat_testserver *srv, const char *key, unsigned *out) {
   unsigned hits = 0;
   bool found = false;
   pthread_mutex_lock(&srv->flaky_lock);
@@ -432,7 +430,19 @@ static enum MHD_Result route_flaky(struct uat_testserver *srv, struct MHD_Connec
     }
   }
   pthread_mutex_unlock(&srv->flaky_lock);
-  if (!found)
+  *out = hits;
+  return found;
+}
+
+/* Counts requests per key, so a check can fail on its first attempts and pass on a retry. */
+static enum MHD_Result route_flaky(struct uat_testserver *srv, struct MHD_Connection *conn) {
+  const char *key = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "key");
+  const char *fail_text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fail");
+  long fail = fail_text ? strtol(fail_text, NULL, 10) : 1;
+  if (!key || !*key || strlen(key) >= sizeof srv->flaky[0].key)
+    return reply_text(conn, 400, "flaky needs ?key=K (under 64 characters)");
+  unsigned hits;
+  if (!count_hit(srv, key, &hits))
     return reply_text(conn, 507, "flaky: too many keys");
   if ((long)hits <= fail) {
     char body[32];
@@ -440,6 +450,34 @@ static enum MHD_Result route_flaky(struct uat_testserver *srv, struct MHD_Connec
     return reply_text(conn, 503, body);
   }
   return reply_text(conn, 200, "steady");
+}
+
+/* A deploy rolling out, counted in requests (not time, so tests do not depend on the
+ * machine's speed): the first N requests for key K see release A (503 without from=),
+ * later ones release B. */
+static enum MHD_Result route_deploy(struct uat_testserver *srv, struct MHD_Connection *conn) {
+  const char *key = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "key");
+  const char *old_text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "old");
+  const char *from = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from");
+  const char *to = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to");
+  long old = old_text ? strtol(old_text, NULL, 10) : 0;
+  if (!key || !*key || strlen(key) >= sizeof srv->flaky[0].key || !to)
+    return reply_text(conn, 400, "deploy needs ?key=K (under 64 characters)&to=VERSION");
+  unsigned hits;
+  if (!count_hit(srv, key, &hits))
+    return reply_text(conn, 507, "deploy: too many keys");
+  const char *version = (long)hits <= old ? from : to;
+  if (!version)
+    return reply_text(conn, 503, "deploying");
+  json_t *doc = json_pack("{s:s, s:{s:s}, s:I}", "version", version, "release", "version", version,
+                          "requests", (json_int_t)hits);
+  char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  json_decref(doc);
+  if (!text)
+    return reply_text(conn, 500, "out of memory");
+  enum MHD_Result rc = reply(conn, 200, "application/json", text, strlen(text));
+  free(text);
+  return rc;
 }
 
 static const char json_doc[] =
@@ -512,6 +550,8 @@ static enum MHD_Result dispatch(struct uat_testserver *srv, struct MHD_Connectio
     return route_auth(conn);
   if (strcmp(path, "/flaky") == 0)
     return route_flaky(srv, conn);
+  if (strcmp(path, "/deploy") == 0)
+    return route_deploy(srv, conn);
   return reply_text(conn, 404, "not found");
 }
 

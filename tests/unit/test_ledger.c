@@ -176,6 +176,55 @@ static double now_s(void) {
 
 /* ---------- records read back ---------- */
 
+/* What target.build found is recorded with the run and read back for gate and status; a run
+ * without it reads back without it. */
+static void test_run_build_read_back(void **state) {
+  struct tmp *t = *state;
+  struct uat_ledger *l = open_ok(t->path, UAT_LEDGER_WRITE);
+  struct uat_check_result check = {
+      .id = (char *)"login", .outcome = UAT_OUTCOME_PASS, .attempts = 1, .duration_s = 0.25};
+  struct uat_build_record build = {.url = (char *)"https://staging/api/version?t=***",
+                                   .json = (char *)"release.version",
+                                   .expected = (char *)"v4.6.3",
+                                   .served = (char *)"v4.6.3",
+                                   .waited_s = 12.5,
+                                   .polls = 7};
+  struct uat_run_result run = {.playbook_name = (char *)"tasking-manager",
+                               .playbook_path = (char *)"uat.yml",
+                               .release = (char *)"v4.6.3",
+                               .commit = (char *)"abc",
+                               .digest = (char *)"d1g3st",
+                               .fingerprint = (char *)"f1ng3r",
+                               .started_at = T0 - 2,
+                               .finished_at = T0,
+                               .checks = &check,
+                               .nchecks = 1,
+                               .passed = 1,
+                               .build = &build};
+  struct uat_error err = {{0}};
+  char head[UAT_HASH_HEX];
+  assert_int_equal(uat_ledger_record_run(l, &run, "0.1.0", NULL, head, &err), 0);
+  struct uat_run_record r;
+  assert_int_equal(uat_ledger_latest_run(l, "tasking-manager", "v4.6.3", "abc", &r, &err), 0);
+  assert_true(r.found);
+  assert_true(r.has_build);
+  assert_string_equal(r.build_url, "https://staging/api/version?t=***");
+  assert_string_equal(r.build_json, "release.version");
+  assert_string_equal(r.build_expected, "v4.6.3");
+  assert_string_equal(r.build_served, "v4.6.3");
+  assert_true(r.build_waited_s == 12.5);
+  assert_int_equal(r.build_polls, 7);
+  uat_run_record_clear(&r);
+  record_run_ok(l, "4.6.2", "abc123", false, T0, NULL);
+  assert_int_equal(uat_ledger_latest_run(l, "tasking-manager", "4.6.2", "abc123", &r, &err), 0);
+  assert_true(r.found);
+  assert_false(r.has_build);
+  assert_null(r.build_served);
+  uat_run_record_clear(&r);
+  assert_true(verify(l, NULL, 0, &err) == 2);
+  uat_ledger_close(l);
+}
+
 static void test_runs_read_back(void **state) {
   struct tmp *t = *state;
   struct uat_ledger *l = open_ok(t->path, UAT_LEDGER_WRITE);
@@ -799,6 +848,7 @@ static void test_killed_writer_leaves_whole_rows(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_run_build_read_back, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_runs_read_back, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_run_commit_in_another_form, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_decisions_and_history, setup_tmp, teardown_tmp),

@@ -81,6 +81,7 @@ static void assert_error_at(const struct uat_error *err, const char *file, int l
 
 #define HEAD "name: t\ntarget: { base_url: \"http://127.0.0.1:1\" }\n"
 #define CHECK "checks:\n  - id: a\n    run: x()\n"
+#define BUILD "name: t\ntarget:\n  base_url: \"http://127.0.0.1:1\"\n  build: "
 #define MAX_WORDS 5
 
 struct bad_case {
@@ -474,6 +475,102 @@ static const struct bad_case bad_cases[] = {
     {"ledger empty", HEAD CHECK "ledger: ''\n", NULL, 6, 9, {"'ledger' is empty"}},
     {"invalid UTF-8", HEAD "# \xff\xfe\n" CHECK, NULL, 3, 3, {"invalid YAML", "UTF-8"}},
     {"unclosed quote", "name: \"abc\n", NULL, 2, 1, {"invalid YAML", "quoted scalar"}},
+    /* target.build */
+    {"build is a list",
+     BUILD "[a]\n" CHECK,
+     NULL,
+     4,
+     10,
+     {"'build' must be a mapping", "got a list", "url: /api/version"}},
+    {"build is empty", BUILD "\n" CHECK, NULL, 4, 9, {"'build' is empty", "url:"}},
+    {"build without url",
+     BUILD "{ json: version }\n" CHECK,
+     NULL,
+     4,
+     10,
+     {"target.build is missing 'url'", "url: /api/version"}},
+    {"build key misspelt",
+     BUILD "{ url: /v, expected: v1 }\n" CHECK,
+     NULL,
+     4,
+     21,
+     {"unknown key 'expected' in target.build", "did you mean 'expect'?",
+      "url, json, expect, wait, interval"}},
+    {"build key twice",
+     BUILD "{ url: /v, url: /w }\n" CHECK,
+     NULL,
+     4,
+     21,
+     {"duplicate key 'url' in target.build"}},
+    {"build url empty", BUILD "{ url: '' }\n" CHECK, NULL, 4, 17, {"'url' is empty"}},
+    {"build url a list", BUILD "{ url: [a] }\n" CHECK, NULL, 4, 17, {"'url' must be a string"}},
+    {"build url with a space",
+     BUILD "{ url: \"/api/ver sion\" }\n" CHECK,
+     NULL,
+     4,
+     17,
+     {"'url' contains white space", "%20"}},
+    {"build url names an unset variable",
+     BUILD "{ url: \"${NOPE}/v\" }\n" CHECK,
+     NULL,
+     4,
+     17,
+     {"environment variable 'NOPE' is not set"}},
+    {"build wait not a duration",
+     BUILD "{ url: /v, wait: soon }\n" CHECK,
+     NULL,
+     4,
+     27,
+     {"'wait' is not a valid duration: 'soon'", "2m"}},
+    {"build wait a list",
+     BUILD "{ url: /v, wait: [1] }\n" CHECK,
+     NULL,
+     4,
+     27,
+     {"'wait' must be a duration", "got a list"}},
+    {"build interval zero",
+     BUILD "{ url: /v, interval: 0 }\n" CHECK,
+     NULL,
+     4,
+     31,
+     {"'interval' is not a valid duration: '0'", "more than zero"}},
+    {"build json empty", BUILD "{ url: /v, json: '' }\n" CHECK, NULL, 4, 27, {"'json' is empty"}},
+    {"build json with an empty name",
+     BUILD "{ url: /v, json: release..version }\n" CHECK,
+     NULL,
+     4,
+     27,
+     {"not a usable field path: 'release..version'", "empty name", "/release/version"}},
+    {"build json pointer with a bare ~",
+     BUILD "{ url: /v, json: /a~2b }\n" CHECK,
+     NULL,
+     4,
+     27,
+     {"not a usable field path: '/a~2b'", "~0", "~1"}},
+    {"build json a mapping",
+     BUILD "{ url: /v, json: { a: b } }\n" CHECK,
+     NULL,
+     4,
+     27,
+     {"'json' must be a string", "got a mapping"}},
+    {"build expect empty",
+     BUILD "{ url: /v, expect: '' }\n" CHECK,
+     NULL,
+     4,
+     29,
+     {"'expect' is empty", "${UATRUN_RELEASE}"}},
+    {"build expect a bad reference",
+     BUILD "{ url: /v, expect: \"${1X}\" }\n" CHECK,
+     NULL,
+     4,
+     29,
+     {"'${1X}' is not a valid reference"}},
+    {"build expect a list",
+     BUILD "{ url: /v, expect: [v1] }\n" CHECK,
+     NULL,
+     4,
+     29,
+     {"'expect' must be a string", "got a list"}},
 };
 
 static void run_bad_case(void **state) {
@@ -915,6 +1012,66 @@ static void test_free_null(void **state) {
   assert_false(uat_check_has_tag(NULL, "x"));
 }
 
+/* target.build as parsed, its defaults, and expect: expanded when the wait starts. */
+static void test_build_target(void **state) {
+  (void)state;
+  struct scratch s;
+  scratch_open(&s, "name: t\n"
+                   "target:\n"
+                   "  base_url: \"http://127.0.0.1:1\"\n"
+                   "  build:\n"
+                   "    url: \"/api/${WHERE}\"\n"
+                   "    json: release.version\n"
+                   "    expect: \"${UATRUN_RELEASE}+${UATRUN_COMMIT:-none}\"\n"
+                   "    wait: 5m\n"
+                   "    interval: 500ms\n" CHECK);
+  static const char *const env[] = {"WHERE=version", NULL};
+  struct uat_error err;
+  struct uat_playbook *pb = load_with(s.path, env, &err);
+  if (!pb)
+    fail_msg("%s", err.text);
+  assert_true(pb->build.enabled);
+  assert_string_equal(pb->build.url, "/api/version");
+  assert_string_equal(pb->build.json, "release.version");
+  assert_string_equal(pb->build.expect_raw, "${UATRUN_RELEASE}+${UATRUN_COMMIT:-none}");
+  assert_true(pb->build.wait_s == 300);
+  assert_true(pb->build.interval_s == 0.5);
+  assert_int_equal(pb->build.line, 5);
+  assert_int_equal(pb->build.col, 10);
+  static const char *const identity[] = {"UATRUN_RELEASE=v4.6.3", NULL};
+  char *v = uat_playbook_build_expect(pb, fake_getenv, (void *)identity, &err);
+  assert_non_null(v);
+  assert_string_equal(v, "v4.6.3+none");
+  free(v);
+  assert_null(uat_playbook_build_expect(pb, fake_getenv, NULL, &err));
+  assert_error_at(
+      &err, s.path, 7, 13,
+      (const char *const[]){"target.build.expect", "'UATRUN_RELEASE' is not set", NULL});
+  uat_playbook_free(pb);
+  scratch_close(&s);
+
+  scratch_open(&s, "name: t\ntarget:\n  base_url: \"http://127.0.0.1:1\"\n"
+                   "  build: { url: /v, expect: \"${GONE:-}\" }\n" CHECK);
+  pb = load_with(s.path, NULL, &err);
+  if (!pb)
+    fail_msg("%s", err.text);
+  assert_null(pb->build.json); /* the whole body is the version */
+  assert_true(pb->build.wait_s == 0);
+  assert_true(pb->build.interval_s == UAT_DEFAULT_BUILD_INTERVAL_S);
+  assert_null(uat_playbook_build_expect(pb, fake_getenv, NULL, &err));
+  assert_error_at(&err, s.path, 4, 29,
+                  (const char *const[]){"is empty after ${...} expansion", NULL});
+  uat_playbook_free(pb);
+  scratch_close(&s);
+
+  scratch_open(&s, HEAD CHECK);
+  pb = load_with(s.path, NULL, &err);
+  assert_non_null(pb);
+  assert_false(pb->build.enabled);
+  uat_playbook_free(pb);
+  scratch_close(&s);
+}
+
 int main(void) {
   enum { NBAD = sizeof bad_cases / sizeof bad_cases[0] };
   static const struct CMUnitTest fixed[] = {
@@ -936,6 +1093,7 @@ int main(void) {
       cmocka_unit_test(test_nul_byte),
       cmocka_unit_test(test_script_byte_order_mark),
       cmocka_unit_test(test_free_null),
+      cmocka_unit_test(test_build_target),
   };
   enum { NFIXED = sizeof fixed / sizeof fixed[0] };
   struct CMUnitTest tests[NFIXED + NBAD];

@@ -673,6 +673,37 @@ static const char *jstr(json_t *root, const char *path) {
   return json_string_value(v);
 }
 
+/* What target.build found is in the report, under "build", with rounded seconds. */
+static void json_build(void **state) {
+  (void)state;
+  struct uat_run_result *run = new_run("Build");
+  add_check(run, "home", NULL, UAT_OUTCOME_PASS, 0.1);
+  run->build = calloc(1, sizeof *run->build);
+  assert_non_null(run->build);
+  run->build->url = strdup("https://staging/api/version?t=***");
+  run->build->expected = strdup("v4.6.3");
+  run->build->served = strdup("v4.6.3");
+  run->build->waited_s = 12.3456;
+  run->build->polls = 7;
+  char *dir = make_tmpdir();
+  char *path = join(dir, "report.json");
+  struct uat_error err = {{0}};
+  assert_int_equal(uat_report_json_write(run, NULL, path, &err), 0);
+  json_t *root = load_json(path);
+  assert_string_equal(jstr(root, "build.url"), "https://staging/api/version?t=***");
+  assert_string_equal(jstr(root, "build.json"), "(null)");
+  assert_string_equal(jstr(root, "build.expected"), "v4.6.3");
+  assert_string_equal(jstr(root, "build.served"), "v4.6.3");
+  assert_float_equal(json_real_value(jget(root, "build.waited_s")), 12.346, 1e-9);
+  assert_int_equal(json_integer_value(jget(root, "build.polls")), 7);
+  json_decref(root);
+  unlink(path);
+  rmdir(dir);
+  free(path);
+  free(dir);
+  uat_run_result_free(run);
+}
+
 static void json_fields(void **state) {
   struct uat_run_result *run = mixed_run();
   char *dir = make_tmpdir();
@@ -687,6 +718,7 @@ static void json_fields(void **state) {
   assert_string_equal(jstr(root, "release"), "v4.6.2");
   assert_string_equal(jstr(root, "commit"), "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d");
   assert_string_equal(jstr(root, "base_url"), "http://127.0.0.1:8080");
+  assert_true(json_is_null(jget(root, "build"))); /* no target.build */
   assert_string_equal(jstr(root, "started_at"), "2024-05-01T12:00:00Z");
   assert_string_equal(jstr(root, "finished_at"), "2024-05-01T12:00:02Z");
   assert_float_equal(json_real_value(jget(root, "duration_s")), 2.1, 1e-9);
@@ -1003,6 +1035,7 @@ int main(void) {
       cmocka_unit_test(junit_well_formed_for_any_bytes),
       cmocka_unit_test(junit_unwritable_path),
       cmocka_unit_test(json_fields),
+      cmocka_unit_test(json_build),
       cmocka_unit_test(json_repairs_invalid_utf8),
       cmocka_unit_test(json_extra_fields_merge),
       cmocka_unit_test(json_extra_fields_refused),
