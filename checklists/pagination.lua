@@ -33,7 +33,8 @@ Functions:
       (opts.next_label / opts.prev_label: Lua patterns on the label; rel="next"/"prev" also
       counts), and no "next" on the last page nor "previous" on the first; links for
       different pages must lead to different addresses.
-      opts.fetch = function(target) -> response: also follows every numbered link and
+      opts.fetch = function(target) -> response or document (e.g. tasking_manager's tm.page
+      for a browser): also follows every numbered link and
       checks each answers 2xx with items of its own: opts.page_items (XPath of the items,
       whose text or opts.item_key(node) identifies them) must be there, and none of them on
       an earlier page; opts.page_number (XPath) must show the link's number.
@@ -395,9 +396,11 @@ local function follow_links(by_number, pages, what, opts)
     local link = by_number[n]
     if link and link.target then
       local r = opts.fetch(link.target)
-      local good = r.status >= 200 and r.status < 300
+      -- a browser's page has no status: it is what the browser shows
+      local status = common.is_response(r) and r.status or 200
+      local good = status >= 200 and status < 300
       ok = common.record(good, string.format("%s: the link to page %d (%s) answers", what, n,
-                                             link.target), tostring(r.status), "2xx") and ok
+                                             link.target), tostring(status), "2xx") and ok
       if good and opts.page_number then
         local node = common.doc(r):first(opts.page_number)
         local shown = node and common.norm(type(node) == "string" and node or node.text) or "nothing"

@@ -5,8 +5,20 @@ labels, the @mention list in project Q&A, the contributor list in task comments.
 functions read what a page shows and compare it with what the API says it should show,
 so the checks need no hard-coded snapshot of the data.
 
+The frontend is a single-page app: its pages are built in the browser from its own API calls,
+so the page checks drive a real browser (`browser`), signed in the way the app keeps a session
+(the token and username in localStorage), and read what it renders. Reading the page HTML over
+HTTP would only see the empty shell, and sending the token ourselves would hide the very bug
+of 4.6.2 (the app dropping it).
+
 Functions (token: the base64 session token, sent as "Authorization: Token <token>"):
   tm.auth(token) -> headers table
+  tm.browser(token, username, path) -> b: a browser signed in as username (no token: a visitor),
+      opened at path (default /explore).
+  tm.sign_in(b, token, username): switches b's session (nil token: signs out); the next page
+      the app loads starts with it.
+  tm.page(b, path) -> doc: visits path, waits until the app has rendered it (#root is marked
+      data-route-ready) and returns the page as the browser shows it.
   tm.level_for(changesets, thresholds) -> "beginner" | "intermediate" | "advanced"
       thresholds default to tm.LEVELS: advanced from 500 changesets, intermediate from 250.
   tm.project_page(doc_or_r) -> "shown", title | "not_found", "403 PrivateProject" | "unknown"
@@ -17,24 +29,26 @@ Functions (token: the base64 session token, sent as "Authorization: Token <token
   tm.usernames(doc_or_r, list_xpath) -> {name, ...}: the data-username of each li of the list
       (nil when the list is absent).
   tm.expect_mapper_level(username, opts) -> ok
-      opts.token (to read the API); opts.thresholds. Reads changesetCount
+      opts.token (to read the API); opts.thresholds; opts.browser (a signed-in browser: the
+      profile as the app renders it; without it, the page is fetched over HTTP). Reads changesetCount
       (/api/v2/users/{u}/openstreetmap/), the API's mappingLevel (/api/v2/users/queries/{u}/)
       and the profile page's label (opts.level_xpath, default span#mapper-level: its text, what
       users read, and its data-level when it has one); records that the API's level and the
       profile's label both match the level the changesets give (text and data-level alike).
   tm.expect_mentions(project, contributors, opts) -> ok
       the @mention suggestions of /projects/{project}/questions (opts.list_xpath) are exactly
-      the project's contributors. opts.headers for the page request.
+      the project's contributors. opts.browser as above (else opts.headers for an HTTP fetch).
   tm.expect_task_contributors(project, task, contributors, opts) -> ok
       the contributor list of the task's comment box (/projects/{p}/tasks/{t}) is exactly the
       task's contributors.
 
 Example:
   local tm = require("tasking_manager")
+  local b = tm.browser(secrets.tm_token_allowed, "mapper_ana")
   local c = tm.contributors(1, secrets.tm_token_allowed)
-  tm.expect_mentions(1, c)
-  for task = 1, 7 do tm.expect_task_contributors(1, task, c) end
-  tm.expect_mapper_level("mapper_ana", { token = secrets.tm_token_allowed })
+  tm.expect_mentions(1, c, { browser = b })
+  for task = 1, 7 do tm.expect_task_contributors(1, task, c, { browser = b }) end
+  tm.expect_mapper_level("mapper_ana", { token = secrets.tm_token_allowed, browser = b })
 ]]
 local common = require("uat.common")
 
@@ -44,6 +58,30 @@ tm.LEVELS = { { "advanced", 500 }, { "intermediate", 250 }, { "beginner", 0 } }
 
 function tm.auth(token)
   return { Authorization = "Token " .. token }
+end
+
+-- The app's session lives in localStorage, as the real frontend keeps it after log-in.
+local function session_storage_of(token, username)
+  if not token then
+    return {}
+  end
+  return { token = token, username = username }
+end
+
+function tm.browser(token, username, path)
+  return browser.open(path or "/explore", { local_storage = session_storage_of(token, username) })
+end
+
+function tm.sign_in(b, token, username)
+  b:eval("localStorage.clear(); var s = arguments[0]; " ..
+         "for (var k in s) localStorage.setItem(k, s[k]); return true",
+         session_storage_of(token, username))
+end
+
+function tm.page(b, path)
+  b:visit(path)
+  b:wait("//div[@id='root'][@data-route-ready]")
+  return b:html()
 end
 
 function tm.level_for(changesets, thresholds)
@@ -162,9 +200,15 @@ function tm.expect_mapper_level(username, opts)
                                                     username, changesets, want:upper()),
                        tostring(api.mappingLevel), want:upper()) and ok
   end
-  local page = http.get("/users/" .. username)
-  local node = page.status == 200 and common.doc(page):first(opts.level_xpath or
-                                                              "//span[@id='mapper-level']")
+  local doc, status
+  if opts.browser then
+    doc, status = tm.page(opts.browser, "/users/" .. username), 200
+  else
+    local page = http.get("/users/" .. username)
+    status = page.status
+    doc = status == 200 and common.doc(page) or nil
+  end
+  local node = doc and doc:first(opts.level_xpath or "//span[@id='mapper-level']")
   -- The text is what users read; data-level, when there, must say the same.
   local text = node and common.norm(node.text):lower() or ""
   local attr = node and node:attr("data-level")
@@ -173,7 +217,7 @@ function tm.expect_mapper_level(username, opts)
                             changesets, level_label(want))
   if shown ~= want then
     msg = msg .. " — got " .. (shown and level_label(shown) or
-                                 ("no level label (status " .. page.status .. ")"))
+                                 ("no level label (status " .. status .. ")"))
   elseif attr and attr ~= want then
     msg = msg .. " — it reads " .. level_label(shown) .. ", but its data-level is " .. attr
     shown = attr
@@ -182,10 +226,20 @@ function tm.expect_mapper_level(username, opts)
                        level_label(want)) and ok
 end
 
+-- A page as the user sees it: rendered by the browser when there is one, else over HTTP.
+local function page_of(path, opts, what)
+  if opts.browser then
+    return tm.page(opts.browser, path)
+  end
+  local r = http.get(path, { headers = opts.headers })
+  expect.status(r, 200, what)
+  return r
+end
+
 function tm.expect_mentions(project, contributors, opts)
   opts = opts or {}
-  local r = http.get("/projects/" .. project .. "/questions", { headers = opts.headers })
-  expect.status(r, 200, "project " .. project .. "'s Q&A page opens")
+  local r = page_of("/projects/" .. project .. "/questions", opts,
+                    "project " .. project .. "'s Q&A page opens")
   local shown = tm.usernames(r, opts.list_xpath or "//ul[@id='mention-suggestions']")
   return expect_same_users(shown, contributors.users, string.format(
     "typing @ in project %d's Q&A suggests its %d contributors", project, #contributors.users))
@@ -193,8 +247,8 @@ end
 
 function tm.expect_task_contributors(project, task, contributors, opts)
   opts = opts or {}
-  local r = http.get("/projects/" .. project .. "/tasks/" .. task, { headers = opts.headers })
-  expect.status(r, 200, "task #" .. task .. " of project " .. project .. " opens")
+  local r = page_of("/projects/" .. project .. "/tasks/" .. task, opts,
+                    "task #" .. task .. " of project " .. project .. " opens")
   local expected = contributors.by_task[task] or {}
   local shown = tm.usernames(r, opts.list_xpath or "//ul[@id='task-contributors']")
   return expect_same_users(shown, expected, string.format(

@@ -1,19 +1,29 @@
--- A page behind log-in: a visitor without a valid token is sent to sign in (a 302 to the
--- log-in page, or the log-in page itself once the redirect is followed), and a logged-in
--- user gets the page. Soft refusals count as refusals: that is what the user sees.
+-- A page behind log-in, in the browser: a visitor, or someone whose stored session is no
+-- longer valid, is sent to the log-in page (the app redirects client-side, keeping where they
+-- were going); a signed-in user gets the page.
 --
--- params: url, what ("My Tasks"), token (secret name), who, content_xpath, invalid_token
-local access = require("access")
+-- params: url, what ("My Tasks"), token (secret name), username, who, content_xpath,
+--         login_xpath, invalid_token
+local common = require("uat.common")
+local tm = require("tasking_manager")
 
-local opts = { what = params.what, content = params.what, allowed_xpath = params.content_xpath }
-
-local function as(who)
-  return setmetatable({ who = who }, { __index = opts })
+local function expect_sent_to_login(b, who)
+  local doc = tm.page(b, params.url)
+  local at_login = doc:first(params.login_xpath) ~= nil
+  local msg = params.what .. " asks " .. who .. " to log in"
+  if not at_login then
+    msg = msg .. (doc:first(params.content_xpath) and " — it shows the page instead" or
+                    " — it shows neither the page nor the log-in page")
+  end
+  common.record(at_login, msg, b:url(), "the log-in page")
 end
 
-access.refused({ url = params.url }, as("without logging in"))
-access.refused(http.get(params.url), as("without logging in, once the redirect is followed"))
-access.refused({ url = params.url, headers = { Authorization = "Token " .. params.invalid_token } },
-               as("with an expired or invalid token"))
-access.allowed({ url = params.url, headers = { Authorization = "Token " .. secrets[params.token] } },
-               as(params.who))
+local b = tm.browser(nil)
+expect_sent_to_login(b, "a visitor")
+tm.sign_in(b, params.invalid_token, params.username)
+expect_sent_to_login(b, "someone whose stored token is expired or invalid")
+tm.sign_in(b, secrets[params.token], params.username)
+local doc = tm.page(b, params.url)
+common.record(doc:first(params.content_xpath) ~= nil,
+              params.what .. " opens for " .. params.who, b:url(), params.url)
+b:close()
