@@ -25,6 +25,7 @@ struct uat_context {
   char *base_url_shown; /* the same with secrets redacted: the only form printed */
   char *fingerprint;    /* SHA-256 hex of base URL, headers, vars, with: (see result.h) */
   char *ledger_path; /* UATRUN_LEDGER, else playbook's ledger:, else .uatrun/ledger.db beside it */
+  char *ledger_shown; /* the same with a URL's password redacted: the only form printed */
 };
 
 /* Returns 0, or -1 with err set (the caller exits 2). */

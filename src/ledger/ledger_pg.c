@@ -171,7 +171,12 @@ static int pg_open(const char *url, const char *shown, enum uat_ledger_mode mode
     pg_close(l);
     return -1;
   }
-  (void)mode; /* the database's grants decide who writes: a READ open simply never writes */
+  /* A reader never writes, whatever its grants (the same as a read-only SQLite file). */
+  if (mode == UAT_LEDGER_READ &&
+      pg_exec(l, "SET default_transaction_read_only = on", "opening for reading", err) != 0) {
+    pg_close(l);
+    return -1;
+  }
   *out = l;
   return 0;
 }

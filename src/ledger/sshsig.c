@@ -174,6 +174,15 @@ int uat_sshsig_verify(const char *allowed_signers, const char *principal, const 
   return 0;
 }
 
+int uat_sshsig_sign_decision(const char *key_path, struct uat_decision *d, struct uat_error *err) {
+  char *bytes = uat_ledger_canonical_decision(d);
+  if (!bytes)
+    return uat_error_set(err, "cannot sign the decision: out of memory");
+  int rc = uat_sshsig_sign(key_path, bytes, strlen(bytes), &d->signature, err);
+  free(bytes);
+  return rc;
+}
+
 int uat_sshsig_verify_decision(const char *allowed_signers, const struct uat_decision *d,
                                struct uat_error *err) {
   if (!d->signature)

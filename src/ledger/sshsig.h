@@ -20,6 +20,10 @@ int uat_sshsig_sign(const char *key_path, const char *data, size_t len, char **s
 int uat_sshsig_verify(const char *allowed_signers, const char *principal, const char *data,
                       size_t len, const char *sig, struct uat_error *err);
 
+/* Signs d's canonical bytes (uat_ledger_canonical_decision) with key_path and sets
+ * d->signature (the caller frees it). */
+int uat_sshsig_sign_decision(const char *key_path, struct uat_decision *d, struct uat_error *err);
+
 /* Checks one recorded decision: signed, and by its signer. 0, or -1 with err naming the
  * decision (row, item, signer) and what is wrong. */
 int uat_sshsig_verify_decision(const char *allowed_signers, const struct uat_decision *d,
