@@ -45,7 +45,8 @@ static const struct command commands[] = {
     {"run", CMD_RUN, uat_cmd_run, "run the checks (the default command)",
      "run PLAYBOOK [options]      (or: uatrun PLAYBOOK [options])"},
     {"signoff", CMD_SIGNOFF, uat_cmd_signoff, "record a sign-off decision for a role",
-     "signoff PLAYBOOK --role ROLE [--item ID --approve|--reject] [--note TEXT] [--by NAME]"},
+     "signoff PLAYBOOK --role ROLE [--item ID --approve|--reject] [--note TEXT] [--by NAME]\n"
+     "               [--sign-key KEY]"},
     {"gate", CMD_GATE, uat_cmd_gate, "run the checks and open only when sign-offs are complete",
      "gate PLAYBOOK [options] [--no-run]"},
     {"status", CMD_STATUS, uat_cmd_status, "checks and sign-offs of the current release",
