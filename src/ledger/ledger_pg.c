@@ -16,7 +16,6 @@
 #include <string.h>
 
 #define PG_APP_NAME "uatrun-ledger"
-#define PG_SCHEMA_VERSION 1
 /* The advisory lock key of the chain head: "uatr" as in the SQLite application_id. */
 #define PG_CHAIN_LOCK "1969321074"
 
@@ -25,6 +24,91 @@ struct pg_ledger {
   const char *shown;
   struct uat_redactor redactor; /* the URL's password, kept out of every message */
 };
+
+/* Schema steps: pg_migrations[i] brings a ledger from version i to i + 1. `ledger init` runs
+ * the missing ones and the version bump in the transaction that (re)applies the roles and
+ * grants, so a database is always wholly at one version. Version 0 is an empty database. */
+static const char *const pg_migrations[] = {
+    /* 1: the chain table, meta, the append-only and chain-extending guards, read policy. */
+    "CREATE SCHEMA uatrun;"
+    "REVOKE ALL ON SCHEMA uatrun FROM PUBLIC;"
+    "CREATE TABLE IF NOT EXISTS uatrun.meta(key text PRIMARY KEY, value text NOT NULL);"
+    "INSERT INTO uatrun.meta(key, value) VALUES ('application', '" PG_APP_NAME "'), "
+    "('schema_version', '0');"
+    "CREATE TABLE IF NOT EXISTS uatrun.entries("
+    "  seq bigint PRIMARY KEY CHECK (seq > 0),"
+    "  kind text NOT NULL CHECK (kind IN ('run', 'decision')),"
+    "  time bigint NOT NULL,"
+    "  playbook text NOT NULL,"
+    "  digest text, release text, commit_sha text,"
+    "  role text, item text, signer text,"
+    "  approve integer, passed integer,"
+    "  payload text NOT NULL,"
+    "  prev_hash text NOT NULL,"
+    "  hash text NOT NULL UNIQUE);"
+    "CREATE INDEX IF NOT EXISTS entries_lookup ON uatrun.entries(playbook, kind, release, "
+    "commit_sha, seq);"
+    "REVOKE ALL ON uatrun.entries, uatrun.meta FROM PUBLIC;"
+    "CREATE OR REPLACE FUNCTION uatrun.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN RAISE EXCEPTION 'the uatrun ledger is append-only: % refused', TG_OP"
+    "   USING ERRCODE = 'insufficient_privilege'; END $f$;"
+    /* Each new row must extend the chain: the next number after the tail, linked to its
+     * hash, and a decision names the database user who inserts it (the owner, copying a
+     * ledger, excepted). The lock is the one writers take: hand-written INSERTs queue too. */
+    "CREATE OR REPLACE FUNCTION uatrun.check_insert() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " DECLARE tail_seq bigint; tail_hash text;"
+    " BEGIN"
+    "  PERFORM pg_advisory_xact_lock(" PG_CHAIN_LOCK ");"
+    "  SELECT seq, hash INTO tail_seq, tail_hash FROM uatrun.entries ORDER BY seq DESC LIMIT 1;"
+    "  IF NEW.seq <> coalesce(tail_seq, 0) + 1 OR NEW.prev_hash <> coalesce(tail_hash, "
+    "'" UAT_LEDGER_GENESIS "') THEN"
+    "   RAISE EXCEPTION 'row % does not extend the chain (its tail is row %)', NEW.seq, "
+    "coalesce(tail_seq, 0) USING ERRCODE = 'integrity_constraint_violation';"
+    "  END IF;"
+    "  IF NEW.kind = 'decision' AND NEW.signer IS DISTINCT FROM session_user AND NOT "
+    "pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') "
+    "THEN"
+    "   RAISE EXCEPTION 'a decision signed as \"%\" cannot be inserted by the database user "
+    "\"%\"', NEW.signer, session_user USING ERRCODE = 'insufficient_privilege';"
+    "  END IF;"
+    "  RETURN NEW;"
+    " END $f$;"
+    "CREATE OR REPLACE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON uatrun.entries"
+    "  FOR EACH ROW EXECUTE FUNCTION uatrun.refuse_change();"
+    "CREATE OR REPLACE TRIGGER entries_no_truncate BEFORE TRUNCATE ON uatrun.entries"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION uatrun.refuse_change();"
+    "CREATE OR REPLACE TRIGGER entries_extend_chain BEFORE INSERT ON uatrun.entries"
+    "  FOR EACH ROW EXECUTE FUNCTION uatrun.check_insert();"
+    /* meta changes only by a migration raising the schema version */
+    "CREATE OR REPLACE FUNCTION uatrun.meta_guard() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN"
+    "  IF TG_OP = 'UPDATE' AND OLD.key = 'schema_version' AND NEW.key = OLD.key AND "
+    "NEW.value ~ '^[0-9]{1,9}$' THEN"
+    "   IF NEW.value::int > OLD.value::int THEN RETURN NEW; END IF;"
+    "  END IF;"
+    "  RAISE EXCEPTION 'the uatrun ledger is append-only: % refused', TG_OP"
+    "   USING ERRCODE = 'insufficient_privilege';"
+    " END $f$;"
+    "CREATE OR REPLACE TRIGGER meta_fixed BEFORE UPDATE OR DELETE ON uatrun.meta"
+    "  FOR EACH ROW EXECUTE FUNCTION uatrun.meta_guard();"
+    "CREATE OR REPLACE TRIGGER meta_no_truncate BEFORE TRUNCATE ON uatrun.meta"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION uatrun.refuse_change();"
+    "ALTER TABLE uatrun.entries ENABLE ROW LEVEL SECURITY;"
+    "DROP POLICY IF EXISTS uatrun_read ON uatrun.entries;"
+    "CREATE POLICY uatrun_read ON uatrun.entries FOR SELECT USING (true);",
+};
+#define PG_SCHEMA_VERSION ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
+
+/* The steps from version to PG_SCHEMA_VERSION, each followed by its version bump. */
+static int migrations_sql(int version, struct uat_strbuf *sql) {
+  for (int v = version; v < PG_SCHEMA_VERSION; v++)
+    if (uat_strbuf_adds(sql, pg_migrations[v]) != 0 ||
+        uat_strbuf_addf(sql,
+                        "UPDATE uatrun.meta SET value = '%d' WHERE key = 'schema_version';",
+                        v + 1) != 0)
+      return -1;
+  return 0;
+}
 
 char *uat_ledger_pg_password(const char *url) {
   PQconninfoOption *opts = PQconninfoParse(url, NULL);
@@ -387,65 +471,6 @@ const struct uat_ledger_backend uat_ledger_pg_backend = {
 
 /* ---------- ledger init ---------- */
 
-/* The schema, its guards and its policies-to-be, in one transaction. */
-static const char schema_sql[] =
-    "CREATE SCHEMA IF NOT EXISTS uatrun;"
-    "REVOKE ALL ON SCHEMA uatrun FROM PUBLIC;"
-    "CREATE TABLE IF NOT EXISTS uatrun.meta(key text PRIMARY KEY, value text NOT NULL);"
-    "INSERT INTO uatrun.meta(key, value) VALUES ('application', '" PG_APP_NAME "'), "
-    "('schema_version', '1') ON CONFLICT (key) DO NOTHING;"
-    "CREATE TABLE IF NOT EXISTS uatrun.entries("
-    "  seq bigint PRIMARY KEY CHECK (seq > 0),"
-    "  kind text NOT NULL CHECK (kind IN ('run', 'decision')),"
-    "  time bigint NOT NULL,"
-    "  playbook text NOT NULL,"
-    "  digest text, release text, commit_sha text,"
-    "  role text, item text, signer text,"
-    "  approve integer, passed integer,"
-    "  payload text NOT NULL,"
-    "  prev_hash text NOT NULL,"
-    "  hash text NOT NULL UNIQUE);"
-    "CREATE INDEX IF NOT EXISTS entries_lookup ON uatrun.entries(playbook, kind, release, "
-    "commit_sha, seq);"
-    "REVOKE ALL ON uatrun.entries, uatrun.meta FROM PUBLIC;"
-    "CREATE OR REPLACE FUNCTION uatrun.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $f$"
-    " BEGIN RAISE EXCEPTION 'the uatrun ledger is append-only: % refused', TG_OP"
-    "   USING ERRCODE = 'insufficient_privilege'; END $f$;"
-    /* Each new row must extend the chain: the next number after the tail, linked to its
-     * hash, and a decision names the database user who inserts it (the owner, copying a
-     * ledger, excepted). The lock is the one writers take: hand-written INSERTs queue too. */
-    "CREATE OR REPLACE FUNCTION uatrun.check_insert() RETURNS trigger LANGUAGE plpgsql AS $f$"
-    " DECLARE tail_seq bigint; tail_hash text;"
-    " BEGIN"
-    "  PERFORM pg_advisory_xact_lock(" PG_CHAIN_LOCK ");"
-    "  SELECT seq, hash INTO tail_seq, tail_hash FROM uatrun.entries ORDER BY seq DESC LIMIT 1;"
-    "  IF NEW.seq <> coalesce(tail_seq, 0) + 1 OR NEW.prev_hash <> coalesce(tail_hash, "
-    "'" UAT_LEDGER_GENESIS "') THEN"
-    "   RAISE EXCEPTION 'row % does not extend the chain (its tail is row %)', NEW.seq, "
-    "coalesce(tail_seq, 0) USING ERRCODE = 'integrity_constraint_violation';"
-    "  END IF;"
-    "  IF NEW.kind = 'decision' AND NEW.signer IS DISTINCT FROM session_user AND NOT "
-    "pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') "
-    "THEN"
-    "   RAISE EXCEPTION 'a decision signed as \"%\" cannot be inserted by the database user "
-    "\"%\"', NEW.signer, session_user USING ERRCODE = 'insufficient_privilege';"
-    "  END IF;"
-    "  RETURN NEW;"
-    " END $f$;"
-    "CREATE OR REPLACE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON uatrun.entries"
-    "  FOR EACH ROW EXECUTE FUNCTION uatrun.refuse_change();"
-    "CREATE OR REPLACE TRIGGER entries_no_truncate BEFORE TRUNCATE ON uatrun.entries"
-    "  FOR EACH STATEMENT EXECUTE FUNCTION uatrun.refuse_change();"
-    "CREATE OR REPLACE TRIGGER entries_extend_chain BEFORE INSERT ON uatrun.entries"
-    "  FOR EACH ROW EXECUTE FUNCTION uatrun.check_insert();"
-    "CREATE OR REPLACE TRIGGER meta_fixed BEFORE UPDATE OR DELETE ON uatrun.meta"
-    "  FOR EACH ROW EXECUTE FUNCTION uatrun.refuse_change();"
-    "CREATE OR REPLACE TRIGGER meta_no_truncate BEFORE TRUNCATE ON uatrun.meta"
-    "  FOR EACH STATEMENT EXECUTE FUNCTION uatrun.refuse_change();"
-    "ALTER TABLE uatrun.entries ENABLE ROW LEVEL SECURITY;"
-    "DROP POLICY IF EXISTS uatrun_read ON uatrun.entries;"
-    "CREATE POLICY uatrun_read ON uatrun.entries FOR SELECT USING (true);";
-
 /* Creates the group role when missing (NOLOGIN: people log in as themselves, members of it). */
 static int ensure_role(struct pg_ledger *l, const char *role, struct uat_strbuf *sql,
                        struct uat_error *err) {
@@ -536,7 +561,7 @@ int uat_ledger_init(const char *url, const char *ci_role, const char *signer_rol
     rc = ensure_role(l, ci_role, &sql, err);
   if (rc == 0)
     rc = ensure_role(l, signer_role, &sql, err);
-  if (rc == 0 && (uat_strbuf_adds(&sql, schema_sql) != 0))
+  if (rc == 0 && migrations_sql(version, &sql) != 0)
     rc = uat_error_set(err, "cannot initialise the ledger: out of memory");
   if (rc == 0)
     rc = grants_sql(l, ci_role, signer_role, &sql, err);

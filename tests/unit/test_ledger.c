@@ -959,7 +959,9 @@ static void test_pg_roles_and_grants(void **state) {
 
   const char *changes[] = {"UPDATE uatrun.entries SET approve = 0",
                            "DELETE FROM uatrun.entries", "TRUNCATE uatrun.entries",
-                           "UPDATE uatrun.meta SET value = 'x'"};
+                           "UPDATE uatrun.meta SET value = 'x'",
+                           "UPDATE uatrun.meta SET value = '0' WHERE key = 'schema_version'",
+                           "DELETE FROM uatrun.meta WHERE key = 'application'"};
   const char *users[] = {"signer-0", "ci-runner", "uatrun_owner"};
   for (size_t u = 0; u < 3; u++)
     for (size_t c = 0; c < sizeof changes / sizeof changes[0]; c++) {
