@@ -30,7 +30,7 @@ int uat_gate_digest(const struct uat_context *ctx, char out[UAT_DIGEST_HEX],
 /* gate.require_signatures: a decision whose signature is missing or not its signer's is
  * what someone with write access to the ledger could forge, so it stops the gate. */
 int uat_gate_check_signatures(const struct uat_playbook *pb, const struct uat_decision_list *ds,
-                     struct uat_error *err) {
+                              struct uat_error *err) {
   for (size_t i = 0; pb->require_signatures && i < ds->count; i++)
     if (uat_sshsig_verify_decision(pb->allowed_signers, &ds->items[i], err) != 0)
       return -1;

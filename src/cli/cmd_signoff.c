@@ -677,8 +677,9 @@ static int open_team_ledger(struct session *s) {
 static int check_sign_key(const struct session *s) {
   if (!s->o->sign_key || access(s->o->sign_key, R_OK) == 0)
     return 0;
-  uat_cli_error(s->o, "--sign-key '%s' cannot be read (%s); give your SSH private key, such as "
-                      "~/.ssh/id_ed25519",
+  uat_cli_error(s->o,
+                "--sign-key '%s' cannot be read (%s); give your SSH private key, such as "
+                "~/.ssh/id_ed25519",
                 s->o->sign_key, strerror(errno));
   return UAT_EXIT_USAGE;
 }

@@ -10,11 +10,11 @@
 #include "ledger/ledger_rows.h"
 
 enum uat_ledger_query {
-  UAT_LEDGER_Q_LATEST_RUN,  /* the newest run of playbook, release, commit (at most one row) */
+  UAT_LEDGER_Q_LATEST_RUN,   /* the newest run of playbook, release, commit (at most one row) */
   UAT_LEDGER_Q_RELEASE_RUNS, /* runs of playbook and release, newest first */
-  UAT_LEDGER_Q_DECISIONS,   /* decisions of playbook, release, commit, oldest first */
-  UAT_LEDGER_Q_HISTORY,     /* rows of playbook (release NULL: any), newest first, limit */
-  UAT_LEDGER_Q_CHAIN,       /* every row, oldest first, from one snapshot */
+  UAT_LEDGER_Q_DECISIONS,    /* decisions of playbook, release, commit, oldest first */
+  UAT_LEDGER_Q_HISTORY,      /* rows of playbook (release NULL: any), newest first, limit */
+  UAT_LEDGER_Q_CHAIN,        /* every row, oldest first, from one snapshot */
 };
 
 struct uat_ledger_filter {
@@ -35,8 +35,8 @@ struct uat_ledger_backend {
               struct uat_error *err);
   void (*close)(void *b);
   /* Chains fields[0..n) (complete, without seq) after the tail in one transaction. */
-  int (*append)(void *b, json_t *const *fields, size_t n, int64_t *seqs,
-                char head[UAT_HASH_HEX], struct uat_error *err);
+  int (*append)(void *b, json_t *const *fields, size_t n, int64_t *seqs, char head[UAT_HASH_HEX],
+                struct uat_error *err);
   /* Inserts rows with their own seq and hashes, in one transaction (ledger copy). */
   int (*insert_verbatim)(void *b, const struct uat_ledger_row *rows, size_t n,
                          struct uat_error *err);

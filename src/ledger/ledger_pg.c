@@ -103,8 +103,7 @@ static const char *const pg_migrations[] = {
 static int migrations_sql(int version, struct uat_strbuf *sql) {
   for (int v = version; v < PG_SCHEMA_VERSION; v++)
     if (uat_strbuf_adds(sql, pg_migrations[v]) != 0 ||
-        uat_strbuf_addf(sql,
-                        "UPDATE uatrun.meta SET value = '%d' WHERE key = 'schema_version';",
+        uat_strbuf_addf(sql, "UPDATE uatrun.meta SET value = '%d' WHERE key = 'schema_version';",
                         v + 1) != 0)
       return -1;
   return 0;
@@ -145,8 +144,9 @@ static int pg_fail(const struct pg_ledger *l, const PGresult *res, const char *d
                          "ledger '%s': %s was refused: %s; nothing was recorded (the CI role may "
                          "insert runs, a signer only decisions signed as themselves)",
                          l->shown, doing, msg);
-  return uat_error_set(err, "ledger '%s': %s failed: %s; check the database or run `uatrun "
-                            "verify-ledger`",
+  return uat_error_set(err,
+                       "ledger '%s': %s failed: %s; check the database or run `uatrun "
+                       "verify-ledger`",
                        l->shown, doing, msg);
 }
 
@@ -204,10 +204,10 @@ static int pg_connect(const char *url, const char *shown, struct pg_ledger **out
 /* The schema version the database holds; 0 when it has no uatrun ledger. */
 static int schema_version(struct pg_ledger *l, int *version, struct uat_error *err) {
   *version = 0;
-  PGresult *res = PQexec(l->conn,
-                         "SELECT (SELECT value FROM uatrun.meta WHERE key = 'application'), "
-                         "(SELECT value FROM uatrun.meta WHERE key = 'schema_version') "
-                         "WHERE to_regclass('uatrun.meta') IS NOT NULL");
+  PGresult *res =
+      PQexec(l->conn, "SELECT (SELECT value FROM uatrun.meta WHERE key = 'application'), "
+                      "(SELECT value FROM uatrun.meta WHERE key = 'schema_version') "
+                      "WHERE to_regclass('uatrun.meta') IS NOT NULL");
   int rc = 0;
   if (PQresultStatus(res) != PGRES_TUPLES_OK) {
     /* to_regclass is evaluated lazily only in theory: a missing table lands here too. */
@@ -340,8 +340,8 @@ static int pg_select(void *b, enum uat_ledger_query q, const struct uat_ledger_f
 
 /* ---------- appending ---------- */
 
-static int insert_row(struct pg_ledger *l, const json_t *fields, const char *prev,
-                      const char *hash, struct uat_error *err) {
+static int insert_row(struct pg_ledger *l, const json_t *fields, const char *prev, const char *hash,
+                      struct uat_error *err) {
   static const char sql[] = "INSERT INTO uatrun.entries(" UAT_LEDGER_ROW_COLUMNS
                             ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)";
   char ints[UAT_LEDGER_NFIELDS][24];
@@ -372,8 +372,7 @@ static int begin_write(struct pg_ledger *l, int64_t *seq, char hash[UAT_HASH_HEX
   if (pg_exec(l, "SELECT pg_advisory_xact_lock(" PG_CHAIN_LOCK ")", "locking the chain head",
               err) != 0)
     return -1;
-  PGresult *res =
-      PQexec(l->conn, "SELECT seq, hash FROM uatrun.entries ORDER BY seq DESC LIMIT 1");
+  PGresult *res = PQexec(l->conn, "SELECT seq, hash FROM uatrun.entries ORDER BY seq DESC LIMIT 1");
   if (PQresultStatus(res) != PGRES_TUPLES_OK) {
     int rc = pg_fail(l, res, "reading the chain head", err);
     PQclear(res);
@@ -396,8 +395,8 @@ static int commit_write(struct pg_ledger *l, struct uat_error *err) {
   return rc;
 }
 
-static int pg_append(void *b, json_t *const *rows, size_t n, int64_t *seqs,
-                     char head[UAT_HASH_HEX], struct uat_error *err) {
+static int pg_append(void *b, json_t *const *rows, size_t n, int64_t *seqs, char head[UAT_HASH_HEX],
+                     struct uat_error *err) {
   struct pg_ledger *l = b;
   int64_t last;
   char prev[UAT_HASH_HEX], hash[UAT_HASH_HEX];
@@ -475,9 +474,8 @@ const struct uat_ledger_backend uat_ledger_pg_backend = {
 static int ensure_role(struct pg_ledger *l, const char *role, struct uat_strbuf *sql,
                        struct uat_error *err) {
   const char *params[1] = {role};
-  PGresult *res =
-      PQexecParams(l->conn, "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, NULL, params, NULL,
-                   NULL, 0);
+  PGresult *res = PQexecParams(l->conn, "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, NULL,
+                               params, NULL, NULL, 0);
   if (PQresultStatus(res) != PGRES_TUPLES_OK) {
     int rc = pg_fail(l, res, "looking up roles", err);
     PQclear(res);
@@ -553,8 +551,7 @@ int uat_ledger_init(const char *url, const char *ci_role, const char *signer_rol
   int version = 0;
   int rc = schema_version(l, &version, err);
   if (rc == 0 && version > PG_SCHEMA_VERSION)
-    rc = uat_error_set(err, "the ledger '%s' was written by a newer uatrun; upgrade uatrun",
-                       shown);
+    rc = uat_error_set(err, "the ledger '%s' was written by a newer uatrun; upgrade uatrun", shown);
   if (rc == 0 && uat_strbuf_adds(&sql, "BEGIN;") != 0)
     rc = uat_error_set(err, "cannot initialise the ledger: out of memory");
   if (rc == 0)

@@ -14,10 +14,18 @@
 #include <time.h>
 
 const struct uat_ledger_field uat_ledger_fields[UAT_LEDGER_NFIELDS] = {
-    {"seq", "seq", true},          {"kind", "kind", false},       {"time", "time", true},
-    {"playbook", "playbook", false}, {"digest", "digest", false}, {"release", "release", false},
-    {"commit", "commit_sha", false}, {"role", "role", false},     {"item", "item", false},
-    {"signer", "signer", false},   {"approve", "approve", true},  {"passed", "passed", true},
+    {"seq", "seq", true},
+    {"kind", "kind", false},
+    {"time", "time", true},
+    {"playbook", "playbook", false},
+    {"digest", "digest", false},
+    {"release", "release", false},
+    {"commit", "commit_sha", false},
+    {"role", "role", false},
+    {"item", "item", false},
+    {"signer", "signer", false},
+    {"approve", "approve", true},
+    {"passed", "passed", true},
     {"payload", "payload", false},
 };
 
@@ -131,9 +139,8 @@ json_t *uat_ledger_run_fields(const char *where, const struct uat_run_result *ru
   free(payload);
   if (!row || uat_ledger_row_complete(row) != 0) {
     json_decref(row);
-    uat_error_set(err,
-                  "cannot record the run in '%s': a field is not valid UTF-8 (or out of memory)",
-                  where);
+    uat_error_set(
+        err, "cannot record the run in '%s': a field is not valid UTF-8 (or out of memory)", where);
     return NULL;
   }
   return row;
@@ -334,8 +341,8 @@ static void describe_row(const struct uat_ledger_row *row, char *out, size_t siz
   if (kind && strcmp(kind, "decision") == 0)
     snprintf(out, size, "row %lld (decision by '%s' at %s)", seq, signer ? signer : "?", when);
   else
-    snprintf(out, size, "row %lld (run of release '%s' at %s)", seq,
-             release ? release : "unknown", when);
+    snprintf(out, size, "row %lld (run of release '%s' at %s)", seq, release ? release : "unknown",
+             when);
 }
 
 bool uat_ledger_is_hash_text(const char *s) {
@@ -347,8 +354,8 @@ bool uat_ledger_is_hash_text(const char *s) {
   return true;
 }
 
-int uat_ledger_verify_row(const char *where, const struct uat_ledger_row *row,
-                          int64_t expected_seq, const char *prev, struct uat_error *err) {
+int uat_ledger_verify_row(const char *where, const struct uat_ledger_row *row, int64_t expected_seq,
+                          const char *prev, struct uat_error *err) {
   int64_t seq = uat_ledger_row_int(row, UAT_LF_SEQ);
   char what[256];
   describe_row(row, what, sizeof what);

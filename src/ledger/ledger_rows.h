@@ -86,8 +86,8 @@ const char *uat_ledger_row_text(const struct uat_ledger_row *row, int field);
 
 /* Checks a row against the chain so far (expected_seq, the previous row's hash prev).
  * 0, or -1 with err naming the row and what is wrong. */
-int uat_ledger_verify_row(const char *where, const struct uat_ledger_row *row,
-                          int64_t expected_seq, const char *prev, struct uat_error *err);
+int uat_ledger_verify_row(const char *where, const struct uat_ledger_row *row, int64_t expected_seq,
+                          const char *prev, struct uat_error *err);
 
 bool uat_ledger_is_hash_text(const char *s);
 

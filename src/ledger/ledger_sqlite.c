@@ -325,8 +325,8 @@ static struct sqlite_ledger *ledger_new(const char *path) {
   return l;
 }
 
-static int open_connection(struct sqlite_ledger *l, const char *name, int flags, struct uat_error *err,
-                           const char *what) {
+static int open_connection(struct sqlite_ledger *l, const char *name, int flags,
+                           struct uat_error *err, const char *what) {
   int rc = sqlite3_open_v2(name, &l->db, flags, NULL);
   if (rc != SQLITE_OK) {
     uat_error_set(err, "cannot %s the ledger '%s': %s; check permissions or set UATRUN_LEDGER",
@@ -507,7 +507,6 @@ static json_t *row_from_columns(sqlite3_stmt *st) {
   return row;
 }
 
-
 static int bind_json(sqlite3_stmt *st, int idx, json_t *v) {
   if (json_is_integer(v))
     return sqlite3_bind_int64(st, idx, json_integer_value(v));
@@ -539,8 +538,8 @@ static int chain_tail(struct sqlite_ledger *l, int64_t *seq, char hash[UAT_HASH_
   return 0;
 }
 
-static int insert_row(struct sqlite_ledger *l, const json_t *row, const char *prev, const char *hash,
-                      struct uat_error *err) {
+static int insert_row(struct sqlite_ledger *l, const json_t *row, const char *prev,
+                      const char *hash, struct uat_error *err) {
   static const char sql[] =
       "INSERT INTO entries(" ROW_COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   sqlite3_stmt *st;

@@ -128,7 +128,7 @@ static int run_child(char *const argv[], struct child_io *io, struct uat_error *
 int uat_sshsig_sign(const char *key_path, const char *data, size_t len, char **sig,
                     struct uat_error *err) {
   *sig = NULL;
-  char *argv[] = {"ssh-keygen", "-q", "-Y", "sign", "-n", UAT_SSHSIG_NAMESPACE, "-f",
+  char *argv[] = {"ssh-keygen",     "-q", "-Y", "sign", "-n", UAT_SSHSIG_NAMESPACE, "-f",
                   (char *)key_path, NULL};
   struct child_io io = {.input = data, .input_len = len};
   uat_strbuf_init(&io.out, 0);
@@ -151,8 +151,7 @@ int uat_sshsig_verify(const char *allowed_signers, const char *principal, const 
   char sigpath[64];
   int fd = temp_file(sigpath);
   if (fd < 0)
-    return uat_error_set(err, "cannot check a signature: no temporary file (%s)",
-                         strerror(errno));
+    return uat_error_set(err, "cannot check a signature: no temporary file (%s)", strerror(errno));
   size_t siglen = strlen(sig);
   bool written = write(fd, sig, siglen) == (ssize_t)siglen;
   close(fd);
@@ -160,8 +159,18 @@ int uat_sshsig_verify(const char *allowed_signers, const char *principal, const 
     unlink(sigpath);
     return uat_error_set(err, "cannot check a signature: cannot write '%s'", sigpath);
   }
-  char *argv[] = {"ssh-keygen", "-Y", "verify", "-n", UAT_SSHSIG_NAMESPACE, "-f",
-                  (char *)allowed_signers, "-I", (char *)principal, "-s", sigpath, NULL};
+  char *argv[] = {"ssh-keygen",
+                  "-Y",
+                  "verify",
+                  "-n",
+                  UAT_SSHSIG_NAMESPACE,
+                  "-f",
+                  (char *)allowed_signers,
+                  "-I",
+                  (char *)principal,
+                  "-s",
+                  sigpath,
+                  NULL};
   struct child_io io = {.input = data, .input_len = len};
   uat_strbuf_init(&io.out, 0);
   int status = run_child(argv, &io, err);

@@ -46,8 +46,8 @@ static const char *const target_keys[] = {"base_url", "timeout", "headers", NULL
 static const char *const check_keys[] = {"id",   "title",   "script",  "run",    "with",
                                          "tags", "timeout", "retries", "memory", NULL};
 static const char *const signoff_keys[] = {"id", "role", "text", NULL};
-static const char *const gate_keys[] = {"signoff_max_age", "distinct_signers",
-                                        "require_signatures", "allowed_signers", NULL};
+static const char *const gate_keys[] = {"signoff_max_age", "distinct_signers", "require_signatures",
+                                        "allowed_signers", NULL};
 
 /* ---- errors ---- */
 
@@ -828,13 +828,15 @@ static int parse_signatures(struct loader *L, yaml_node_t *map) {
     if (!pb->allowed_signers)
       return oom(L, file);
     if (access(pb->allowed_signers, R_OK) != 0)
-      return fail(L, file, "allowed_signers file '%s' cannot be read (%s); create it in OpenSSH "
-                          "allowed_signers format (`NAME ssh-ed25519 AAAA...`, one line a signer)",
-                          pb->allowed_signers, strerror(errno));
+      return fail(L, file,
+                  "allowed_signers file '%s' cannot be read (%s); create it in OpenSSH "
+                  "allowed_signers format (`NAME ssh-ed25519 AAAA...`, one line a signer)",
+                  pb->allowed_signers, strerror(errno));
   }
   if (pb->require_signatures && !pb->allowed_signers)
-    return fail(L, req, "gate.require_signatures needs gate.allowed_signers: the file (OpenSSH "
-                        "allowed_signers format) that says whose key is whose");
+    return fail(L, req,
+                "gate.require_signatures needs gate.allowed_signers: the file (OpenSSH "
+                "allowed_signers format) that says whose key is whose");
   return 0;
 }
 
@@ -867,8 +869,8 @@ static int parse_ledger(struct loader *L, yaml_node_t *root) {
   /* A database URL is a place of its own, not a file beside the playbook. */
   bool url = written && (strncasecmp(written, "postgresql://", 13) == 0 ||
                          strncasecmp(written, "postgres://", 11) == 0);
-  L->pb->ledger_path = url ? strdup(written)
-                           : uat_path_join(L->pb->dir, written ? written : DEFAULT_LEDGER);
+  L->pb->ledger_path =
+      url ? strdup(written) : uat_path_join(L->pb->dir, written ? written : DEFAULT_LEDGER);
   free(written);
   return L->pb->ledger_path ? 0 : oom(L, n ? n : root);
 }

@@ -38,8 +38,8 @@ struct tmp {
   char dir[64];
   char path[512]; /* the ledger: a SQLite file, or the URL of this test's database */
   bool pg;
-  char db[64];        /* pg: this test's database */
-  char admin[512];    /* pg: the owner's URL of the cluster's first database */
+  char db[64];     /* pg: this test's database */
+  char admin[512]; /* pg: the owner's URL of the cluster's first database */
 };
 
 static int setup_tmp(void **state) {
@@ -71,8 +71,7 @@ static bool pg_run(const char *url, const char *sql, char *msg, size_t size) {
 static void url_as(const struct tmp *t, const char *user, char *out, size_t size) {
   const char *at = strstr(t->path, "uatrun_owner@");
   assert_non_null(at);
-  snprintf(out, size, "%.*s%s%s", (int)(at - t->path), t->path, user,
-           at + strlen("uatrun_owner"));
+  snprintf(out, size, "%.*s%s%s", (int)(at - t->path), t->path, user, at + strlen("uatrun_owner"));
 }
 
 /* A fresh database with a uatrun ledger in it, and login users for the concurrent signers
@@ -958,7 +957,8 @@ static void test_pg_roles_and_grants(void **state) {
   uat_ledger_close(s0);
 
   const char *changes[] = {"UPDATE uatrun.entries SET approve = 0",
-                           "DELETE FROM uatrun.entries", "TRUNCATE uatrun.entries",
+                           "DELETE FROM uatrun.entries",
+                           "TRUNCATE uatrun.entries",
                            "UPDATE uatrun.meta SET value = 'x'",
                            "UPDATE uatrun.meta SET value = '0' WHERE key = 'schema_version'",
                            "DELETE FROM uatrun.meta WHERE key = 'application'"};
@@ -1053,8 +1053,7 @@ static void test_copy_between_backends(void **state) {
   snprintf(back, sizeof back, "%s/back.db", t->dir);
   struct uat_ledger *l = open_ok(file, UAT_LEDGER_WRITE);
   record_run_ok(l, "4.6.2", "abc123", false, T0, NULL);
-  record_decision_ok(l, decision("4.6.2", "menu", "myriam", true, "l'écran est là", T0 + 5),
-                     NULL);
+  record_decision_ok(l, decision("4.6.2", "menu", "myriam", true, "l'écran est là", T0 + 5), NULL);
   record_run_ok(l, NULL, NULL, true, T0 + 9, NULL);
   char head[UAT_HASH_HEX], copied[UAT_HASH_HEX], again[UAT_HASH_HEX];
   record_decision_ok(l, decision("4.6.2", "menu", "karim", false, "no", T0 + 10), head);
@@ -1094,8 +1093,8 @@ static void test_copy_between_backends(void **state) {
 /* ---------- the canonical row, a pure function ---------- */
 
 static void test_canonical_row(void **state) {
-  json_t *row = json_pack("{s:I, s:s, s:I, s:s, s:s}", "seq", (json_int_t)1, "kind", "run",
-                          "time", (json_int_t)T0, "playbook", "p", "payload", "{\"a\":1}");
+  json_t *row = json_pack("{s:I, s:s, s:I, s:s, s:s}", "seq", (json_int_t)1, "kind", "run", "time",
+                          (json_int_t)T0, "playbook", "p", "payload", "{\"a\":1}");
   char *c = uat_ledger_canonical_row(row);
   assert_string_equal(c, "{\"approve\":null,\"commit\":null,\"digest\":null,\"item\":null,"
                          "\"kind\":\"run\",\"passed\":null,\"payload\":\"{\\\"a\\\":1}\","
