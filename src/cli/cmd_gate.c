@@ -344,7 +344,9 @@ static char *signoff_command(const struct view *v, const char *role, const char 
   if (item) {
     rc = rc ? rc : uat_strbuf_adds(&sb, " --item");
     rc = rc ? rc : uat_gate_add_word(&sb, item);
-    rc = rc ? rc : uat_strbuf_adds(&sb, " --approve --by NAME");
+    /* On a PostgreSQL ledger the signer is whoever connects: there is no name to give. */
+    bool team = uat_ledger_is_url(v->ctx->ledger_path);
+    rc = rc ? rc : uat_strbuf_adds(&sb, team ? " --approve" : " --approve --by NAME");
   }
   free(base);
   if (rc != 0) {

@@ -97,6 +97,8 @@ has "'nesserine' may not sign for 'product'"
 
 UATRUN_LEDGER=$(as ci)
 run "gate from CI waits for product" 3 gate pb.yml --no-run "${R[@]}"
+has "--role product --item product-ok --approve"
+lacks "--by NAME" # the signer is whoever connects: no name to give
 UATRUN_LEDGER=$(as matis) run "matis signs as himself" 0 signoff pb.yml "${R[@]}" --role product --item product-ok --approve --note "ok"
 run "gate from the CI connection opens" 0 gate pb.yml --no-run "${R[@]}"
 has "GATE OPEN"
