@@ -196,7 +196,11 @@ static int pg_connect(const char *url, const char *shown, struct pg_ledger **out
     pg_close(l);
     return -1;
   }
+  /* A writer that holds the chain head too long (a hung client) fails the others after two
+   * minutes with a message, instead of leaving them waiting for ever, as SQLite's busy
+   * timeout does. */
   PQclear(PQexec(l->conn, "SET client_min_messages = warning"));
+  PQclear(PQexec(l->conn, "SET lock_timeout = '120s'"));
   *out = l;
   return 0;
 }

@@ -130,6 +130,40 @@ lacks "wrong-pw-31"
 printf '127.0.0.1:%s:uat:ci:ci-pw-9x7\n' "$port" >pgpass && chmod 600 pgpass
 PGPASSFILE="$work/pgpass" UATRUN_LEDGER="postgresql://ci@127.0.0.1:$port/uat" run "PGPASSFILE fills in the password" 0 verify-ledger pb.yml
 
+# A writer killed with the chain head locked, mid-transaction: the writer queued behind it
+# goes on once PostgreSQL has rolled the dead one back; nothing half-written remains.
+R4=(--release v4.6.4 --commit 1a2b3c4d5e6f71)
+UATRUN_LEDGER=$(as ci) run "CI run of v4.6.4" 0 run pb.yml "${R4[@]}"
+before=$(rows)
+mkfifo hold
+psql -q "$(as matis)" <hold >/dev/null 2>&1 &
+holder=$!
+exec 3>hold
+echo "BEGIN; SELECT pg_advisory_xact_lock(1969321074); INSERT INTO uatrun.entries(seq, kind, time, playbook, signer, payload, prev_hash, hash) SELECT max(seq) + 1, 'decision', 0, 'Team ledger', 'matis', '{}', (SELECT hash FROM uatrun.entries ORDER BY seq DESC LIMIT 1), 'half' FROM uatrun.entries;" >&3
+for _ in $(seq 600); do
+  [[ $(psql -qtA "$owner_url" -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == 1 ]] && break
+  sleep 0.1
+done
+UATRUN_LEDGER=$(as nesserine) "$uatrun" signoff pb.yml "${R4[@]}" --role support --item support-briefed --approve >queued.log 2>&1 &
+queued=$!
+for _ in $(seq 600); do
+  [[ $(psql -qtA "$owner_url" -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") -ge 1 ]] && break
+  sleep 0.1
+done
+step="the queued writer waits for the chain head"
+kill -0 "$queued" 2>/dev/null || fail "the signoff did not wait for the locked chain head"
+kill -9 "$holder"
+exec 3>&-
+wait "$holder" 2>/dev/null
+wait "$queued"
+qrc=$?
+out=$(cat queued.log)
+step="the queued writer recorded after the kill"
+[[ $qrc == 0 ]] || fail "exit code $qrc, expected 0"
+has "recorded: approve support-briefed by nesserine for v4.6.4"
+[[ $(rows) == $((before + 1)) ]] || fail "the ledger holds $(rows) rows, expected $((before + 1))"
+UATRUN_LEDGER=$(as ci) run "the chain verifies after the kill" 0 verify-ledger pb.yml
+
 # Signed decisions.
 ssh-keygen -q -t ed25519 -N '' -C nesserine -f key_n
 ssh-keygen -q -t ed25519 -N '' -C matis -f key_m
