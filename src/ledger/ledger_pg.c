@@ -368,6 +368,11 @@ static int insert_row(struct pg_ledger *l, const json_t *fields, const char *pre
   return rc;
 }
 
+static int pg_insert(void *b, const json_t *fields, const char *prev, const char *hash,
+                     struct uat_error *err) {
+  return insert_row(b, fields, prev, hash, err);
+}
+
 /* Begins a write holding the chain head's lock, and reads the tail under it. */
 static int begin_write(struct pg_ledger *l, int64_t *seq, char hash[UAT_HASH_HEX],
                        struct uat_error *err) {
@@ -403,24 +408,11 @@ static int pg_append(void *b, json_t *const *rows, size_t n, int64_t *seqs, char
                      struct uat_error *err) {
   struct pg_ledger *l = b;
   int64_t last;
-  char prev[UAT_HASH_HEX], hash[UAT_HASH_HEX];
-  if (begin_write(l, &last, prev, err) != 0)
+  char prev[UAT_HASH_HEX];
+  if (begin_write(l, &last, prev, err) != 0 ||
+      uat_ledger_chain_rows(l->shown, rows, n, last, prev, pg_insert, l, seqs, head, err) != 0 ||
+      commit_write(l, err) != 0)
     goto fail;
-  for (size_t i = 0; i < n; i++) {
-    if (json_object_set_new(rows[i], "seq", json_integer(last + 1)) != 0 ||
-        uat_ledger_canonical_hash(prev, rows[i], hash) != 0) {
-      uat_error_set(err, "cannot write the ledger '%s': out of memory", l->shown);
-      goto fail;
-    }
-    if (insert_row(l, rows[i], prev, hash, err) != 0)
-      goto fail;
-    seqs[i] = ++last;
-    memcpy(prev, hash, sizeof prev);
-  }
-  if (commit_write(l, err) != 0)
-    goto fail;
-  if (head)
-    snprintf(head, UAT_HASH_HEX, "%s", prev);
   return 0;
 fail:
   pg_rollback(l);

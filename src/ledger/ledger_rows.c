@@ -89,6 +89,25 @@ int uat_ledger_row_complete(json_t *fields) {
   return 0;
 }
 
+int uat_ledger_chain_rows(const char *where, json_t *const *fields, size_t n, int64_t last,
+                          const char *tail, uat_ledger_insert_fn insert, void *backend,
+                          int64_t *seqs, char head[UAT_LEDGER_HASH_HEX], struct uat_error *err) {
+  char prev[UAT_LEDGER_HASH_HEX], hash[UAT_LEDGER_HASH_HEX];
+  snprintf(prev, sizeof prev, "%s", tail);
+  for (size_t i = 0; i < n; i++) {
+    if (json_object_set_new(fields[i], "seq", json_integer(last + 1)) != 0 ||
+        uat_ledger_canonical_hash(prev, fields[i], hash) != 0)
+      return uat_error_set(err, "cannot write the ledger '%s': out of memory", where);
+    if (insert(backend, fields[i], prev, hash, err) != 0)
+      return -1;
+    seqs[i] = ++last;
+    memcpy(prev, hash, sizeof prev);
+  }
+  if (head)
+    snprintf(head, UAT_LEDGER_HASH_HEX, "%s", prev);
+  return 0;
+}
+
 /* ---------- the rows of a run and of a decision ---------- */
 
 static char *dump_payload(json_t *payload) {

@@ -66,6 +66,16 @@ int uat_ledger_canonical_hash(const char *prev_hash, const json_t *fields,
  * no chain, no signature), so it can be signed before the row is chained. */
 char *uat_ledger_canonical_decision(const struct uat_decision *d);
 
+/* Stores one chained row (a backend's INSERT). 0, or -1 with err set. */
+typedef int (*uat_ledger_insert_fn)(void *backend, const json_t *fields, const char *prev_hash,
+                                    const char *hash, struct uat_error *err);
+/* Numbers fields[0..n) after the tail (row last, hash tail), hashes each onto the one before
+ * and stores it with insert; seqs[i] receives each number, head (if not NULL) the new head.
+ * Both backends append through here, under their own write lock and transaction. */
+int uat_ledger_chain_rows(const char *where, json_t *const *fields, size_t n, int64_t last,
+                          const char *tail, uat_ledger_insert_fn insert, void *backend,
+                          int64_t *seqs, char head[UAT_LEDGER_HASH_HEX], struct uat_error *err);
+
 /* Gives every hashed key a value (null when absent). 0 or -1 (out of memory). */
 int uat_ledger_row_complete(json_t *fields);
 

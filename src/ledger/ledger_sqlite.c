@@ -561,6 +561,11 @@ static int insert_row(struct sqlite_ledger *l, const json_t *row, const char *pr
   return 0;
 }
 
+static int sqlite_insert(void *b, const json_t *fields, const char *prev, const char *hash,
+                         struct uat_error *err) {
+  return insert_row(b, fields, prev, hash, err);
+}
+
 /* Chains rows[0..n) (all fields but seq set) after the current tail in one transaction: all
  * are written or none. seqs[i] receives each row's number, head the new chain head. */
 static int sqlite_append(void *b, json_t *const *rows, size_t n, int64_t *seqs,
@@ -572,31 +577,17 @@ static int sqlite_append(void *b, json_t *const *rows, size_t n, int64_t *seqs,
   if (begin_write(l, err) != 0)
     return -1;
   int64_t last;
-  char prev[UAT_HASH_HEX], hash[UAT_HASH_HEX];
-  if (chain_tail(l, &last, prev, err) != 0)
+  char prev[UAT_HASH_HEX];
+  if (chain_tail(l, &last, prev, err) != 0 ||
+      uat_ledger_chain_rows(l->path, rows, n, last, prev, sqlite_insert, l, seqs, head, err) != 0 ||
+      commit_write(l, err) != 0)
     goto fail;
-  for (size_t i = 0; i < n; i++) {
-    if (json_object_set_new(rows[i], "seq", json_integer(last + 1)) != 0 ||
-        uat_ledger_canonical_hash(prev, rows[i], hash) != 0) {
-      uat_error_set(err, "cannot write the ledger '%s': out of memory", l->path);
-      goto fail;
-    }
-    if (insert_row(l, rows[i], prev, hash, err) != 0)
-      goto fail;
-    seqs[i] = ++last;
-    memcpy(prev, hash, sizeof prev);
-  }
-  if (commit_write(l, err) != 0)
-    goto fail;
-  if (head)
-    snprintf(head, UAT_HASH_HEX, "%s", prev);
   return 0;
 fail:
   rollback(l);
   return -1;
 }
 
-/* Appends one row as its own transaction. */
 static int bind_text_or_null(sqlite3_stmt *st, int idx, const char *s) {
   return s ? sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
 }
