@@ -21,16 +21,12 @@ static int ledger_init(const struct uat_cli_options *o) {
   const char *signer = o->signer_role ? o->signer_role : DEFAULT_SIGNER_ROLE;
   char *shown = uat_ledger_shown_name(url);
   struct uat_error err;
-  if (!uat_ledger_is_url(url) || strcmp(ci, signer) == 0) {
-    uat_ledger_init(url, ci, signer, &err);
-    uat_cli_error(o, "%s", err.text);
-    free(shown);
-    return UAT_EXIT_USAGE;
-  }
   if (uat_ledger_init(url, ci, signer, &err) != 0) {
     uat_cli_error(o, "%s", err.text);
     free(shown);
-    return UAT_EXIT_LEDGER;
+    /* A file, or one role for both, is refused before connecting: a usage error. */
+    bool usage = !uat_ledger_is_url(url) || strcmp(ci, signer) == 0;
+    return usage ? UAT_EXIT_USAGE : UAT_EXIT_LEDGER;
   }
   fprintf(o->out,
           "ledger ready: %s\n"
