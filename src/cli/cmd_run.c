@@ -101,7 +101,7 @@ static int record_run(struct uat_context *ctx, struct uat_ledger *ledger,
     return UAT_EXIT_LEDGER;
   }
   if (!ctx->opts->quiet)
-    fprintf(ctx->opts->out, "recorded run #%lld in %s\n", (long long)seq, ctx->ledger_path);
+    fprintf(ctx->opts->out, "recorded run #%lld in %s\n", (long long)seq, ctx->ledger_shown);
   /* Even with --quiet: the head is what a log elsewhere keeps to catch cut-off rows. */
   fprintf(ctx->opts->out, "ledger head: %s\n", head);
   return UAT_EXIT_OK;
