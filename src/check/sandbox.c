@@ -439,6 +439,7 @@ static int l_prepare(lua_State *L) {
   uat_lua_open_html(L);
   uat_lua_open_http(L);
   uat_lua_open_expect(L);
+  uat_lua_open_browser(L);
   set_script_globals(L, sb->ctx.env);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &loaded_key);
