@@ -31,6 +31,7 @@ struct uat_cli_options {
   const char *base_url;
   const char *report_junit;
   const char *report_json;
+  const char *artifacts; /* --artifacts DIR */
   bool quiet;
   bool verbose;
   bool color; /* resolved: on a TTY, and neither --no-color nor NO_COLOR */
