@@ -14,6 +14,8 @@ packages=(
   # bsdutils (script(1): the sign-off prompt on a pseudo-terminal), jq (JSON reports),
   # time (scripts/bench.sh), shellcheck (lint.shellcheck)
   curl sqlite3 bsdutils jq time python3 shellcheck
+  # browser checks (and their tests): headless Chromium and Debian's chromedriver
+  chromium chromium-driver
 )
 
 missing=()
