@@ -7,10 +7,15 @@ packages=(
   build-essential cmake pkg-config
   libcurl4-openssl-dev libxml2-dev liblua5.4-dev libyaml-dev libsqlite3-dev
   libjansson-dev libssl-dev libmicrohttpd-dev libcmocka-dev
+  # the team ledger: libpq (client library), and a PostgreSQL server the tests start in a
+  # temporary folder (tests/support/pg_cluster.sh); ssh-keygen signs and checks decisions
+  libpq-dev postgresql openssh-client
   # the tests and scripts: curl (demo smoke), sqlite3 and python3 (ledger tamper steps),
   # bsdutils (script(1): the sign-off prompt on a pseudo-terminal), jq (JSON reports),
   # time (scripts/bench.sh), shellcheck (lint.shellcheck)
   curl sqlite3 bsdutils jq time python3 shellcheck
+  # browser checks (and their tests): headless Chromium and Debian's chromedriver
+  chromium chromium-driver
 )
 
 missing=()

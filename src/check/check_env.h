@@ -20,6 +20,7 @@ struct uat_check_env {
   const char *bundled_checklists; /* NULL: $UATRUN_CHECKLISTS, else the build-time folder */
   bool verbose;                   /* record request/response dumps (redacted) in the logs */
   size_t max_body;                /* response body cap in bytes; 0: UAT_DEFAULT_MAX_BODY */
+  const char *artifacts_dir;      /* --artifacts: where browser checks save screenshots; NULL */
   /* The attempts of a check share its timeout (the runner sets these per attempt). */
   double deadline;  /* CLOCK_MONOTONIC seconds the attempt must stop by; 0: now + timeout */
   int attempt;      /* 1-based number of this attempt; 0: a lone run (tests, lint) */

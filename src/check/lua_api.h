@@ -63,6 +63,7 @@ void uat_lua_open_json(lua_State *L);   /* json.decode/encode/null */
 void uat_lua_open_html(lua_State *L);   /* html.parse */
 void uat_lua_open_http(lua_State *L);   /* http.get/post/put/delete/request/session */
 void uat_lua_open_expect(lua_State *L); /* expect.* */
+void uat_lua_open_browser(lua_State *L); /* browser.open: headless Chromium over WebDriver */
 
 /* [-0, +1, m] Pushes a JSON value as Lua: objects and arrays as tables (arrays 1-based,
  * marked so json.encode keeps them arrays), null as json.null. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SHOW_MAX 200     /* characters of a value shown in actual/expected */
 #define MESSAGE_MAX 4096 /* bytes of a script's message kept */
@@ -545,11 +546,41 @@ static const char *push_node_count(lua_State *L, lua_Integer n) {
   return lua_pushfstring(L, n == 1 ? "%I node" : "%I nodes", (LUAI_UACINT)n);
 }
 
+/* A browser's page changes on its own (an SPA renders after its API calls): expect.* on a
+ * browser re-reads the page until the expectation holds or the check's time is nearly up,
+ * like Playwright's web-first assertions. The last reading is what gets recorded. */
+#define WEB_FIRST_POLL_S 0.1
+#define WEB_FIRST_MARGIN_S 0.3 /* left to record the expectation and close the browser */
+
+enum count_want { AT_LEAST_ONE, NONE, EXACTLY };
+
+static bool count_ok(lua_Integer n, enum count_want want, lua_Integer exact) {
+  return want == AT_LEAST_ONE ? n >= 1 : want == NONE ? n == 0 : n == exact;
+}
+
+/* [-0, +0, e] The count of expr in the object at idx: once for a document or response,
+ * retried for a browser until it is what is wanted. */
+static lua_Integer count_until(lua_State *L, int idx, const char *expr, enum count_want want,
+                               lua_Integer exact) {
+  bool web = luaL_testudata(L, idx, "uat.browser") != NULL;
+  for (;;) {
+    int top = lua_gettop(L);
+    push_document(L, idx);
+    lua_Integer n = count_nodes(L, lua_gettop(L), expr);
+    lua_settop(L, top);
+    if (!web || count_ok(n, want, exact) ||
+        uat_lua_remaining(L) < WEB_FIRST_MARGIN_S + WEB_FIRST_POLL_S)
+      return n;
+    struct timespec ts = {0, (long)(WEB_FIRST_POLL_S * 1e9)};
+    nanosleep(&ts, NULL);
+  }
+}
+
 static int l_expect_xpath(lua_State *L) {
   const char *expr = luaL_checkstring(L, 2);
   const char *msg = opt_message(L, 3);
-  push_document(L, 1);
-  lua_Integer n = count_nodes(L, lua_gettop(L), expr);
+  check_object(L, 1, "HTML document, response or browser");
+  lua_Integer n = count_until(L, 1, expr, AT_LEAST_ONE, 0);
   if (!msg)
     msg = lua_pushfstring(L, "xpath '%s' matches at least one node", expr);
   return record(L, n >= 1, "xpath", msg, push_node_count(L, n), "at least 1 node");
@@ -558,8 +589,8 @@ static int l_expect_xpath(lua_State *L) {
 static int l_expect_no_xpath(lua_State *L) {
   const char *expr = luaL_checkstring(L, 2);
   const char *msg = opt_message(L, 3);
-  push_document(L, 1);
-  lua_Integer n = count_nodes(L, lua_gettop(L), expr);
+  check_object(L, 1, "HTML document, response or browser");
+  lua_Integer n = count_until(L, 1, expr, NONE, 0);
   if (!msg)
     msg = lua_pushfstring(L, "xpath '%s' matches no node", expr);
   return record(L, n == 0, "no_xpath", msg, push_node_count(L, n), "0 nodes");
@@ -569,8 +600,8 @@ static int l_expect_count(lua_State *L) {
   const char *expr = luaL_checkstring(L, 2);
   lua_Integer want = luaL_checkinteger(L, 3);
   const char *msg = opt_message(L, 4);
-  push_document(L, 1);
-  lua_Integer n = count_nodes(L, lua_gettop(L), expr);
+  check_object(L, 1, "HTML document, response or browser");
+  lua_Integer n = count_until(L, 1, expr, EXACTLY, want);
   if (!msg)
     msg = lua_pushfstring(L, "xpath '%s' matches %s", expr, push_node_count(L, want));
   return record(L, n == want, "count", msg, push_node_count(L, n), push_node_count(L, want));

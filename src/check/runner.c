@@ -234,6 +234,7 @@ static int run_check(const struct uat_runner_options *o, const struct uat_check 
       .redactor = o->redactor,
       .base_url = o->base_url,
       .verbose = o->verbose,
+      .artifacts_dir = o->artifacts_dir,
   };
   /* One budget for all attempts: a check with retries takes at most its timeout too. */
   double timeout = check->timeout_s > 0 ? check->timeout_s : UAT_DEFAULT_TIMEOUT_S;

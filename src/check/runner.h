@@ -18,6 +18,7 @@ struct uat_runner_options {
   size_t nonly;
   int jobs;
   bool verbose;
+  const char *artifacts_dir; /* --artifacts; NULL: browser checks save nothing */
   void (*on_start)(const struct uat_check *check, void *ctx);
   void (*on_done)(const struct uat_check_result *result, size_t done, size_t total, void *ctx);
   void *ctx;

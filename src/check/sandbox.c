@@ -439,6 +439,7 @@ static int l_prepare(lua_State *L) {
   uat_lua_open_html(L);
   uat_lua_open_http(L);
   uat_lua_open_expect(L);
+  uat_lua_open_browser(L);
   set_script_globals(L, sb->ctx.env);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &loaded_key);
@@ -593,6 +594,72 @@ const char *uat_sandbox_bundled_dir(const struct uat_check_env *env) {
   if (fromenv && *fromenv)
     return fromenv;
   return UAT_BUNDLED_CHECKLISTS;
+}
+
+/* ---- does a check open a browser? ------------------------------------------------ */
+
+#define BROWSER_SCAN_DEPTH 4
+
+/* The file `require(name)` would load for env (playbook's checklists/ first, then the
+ * bundled folder), or NULL. Caller frees. */
+static char *module_file(const struct uat_check_env *env, const char *name) {
+  char rel[256];
+  size_t n = strlen(name);
+  if (n == 0 || n + 5 > sizeof rel || !valid_module_name(name))
+    return NULL;
+  for (size_t i = 0; i <= n; i++)
+    rel[i] = name[i] == '.' ? '/' : name[i];
+  strcat(rel, ".lua");
+  const char *dirs[2] = {env->playbook && env->playbook->dir ? env->playbook->dir : ".",
+                         uat_sandbox_bundled_dir(env)};
+  for (int d = 0; d < 2; d++) {
+    size_t len = strlen(dirs[d]) + strlen(rel) + 16;
+    char *path = malloc(len);
+    if (!path)
+      return NULL;
+    snprintf(path, len, d == 0 ? "%s/checklists/%s" : "%s/%s", dirs[d], rel);
+    if (uat_path_is_file(path))
+      return path;
+    free(path);
+  }
+  return NULL;
+}
+
+/* Whether Lua text (or a module it requires, by a literal name) calls browser.open. A text
+ * scan, before anything runs: enough to ask for Chromium up front. */
+static bool text_uses_browser(const struct uat_check_env *env, const char *src, int depth) {
+  if (strstr(src, "browser.open"))
+    return true;
+  if (depth >= BROWSER_SCAN_DEPTH)
+    return false;
+  for (const char *p = strstr(src, "require"); p; p = strstr(p + 7, "require")) {
+    const char *q = p + 7;
+    while (*q == ' ' || *q == '(')
+      q++;
+    if (*q != '"' && *q != '\'')
+      continue;
+    char quote = *q++, name[128];
+    size_t n = 0;
+    while (q[n] && q[n] != quote && n + 1 < sizeof name) {
+      name[n] = q[n];
+      n++;
+    }
+    name[n] = '\0';
+    char *path = q[n] == quote ? module_file(env, name) : NULL;
+    struct uat_error err;
+    size_t len;
+    char *text = path ? uat_file_read(path, MAX_MODULE_SIZE, &len, &err) : NULL;
+    free(path);
+    bool uses = text && text_uses_browser(env, text, depth + 1);
+    free(text);
+    if (uses)
+      return true;
+  }
+  return false;
+}
+
+bool uat_sandbox_uses_browser(const struct uat_check_env *env) {
+  return env->check && env->check->source && text_uses_browser(env, env->check->source, 0);
 }
 
 /* ---- running ------------------------------------------------------------------ */

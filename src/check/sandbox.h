@@ -28,6 +28,10 @@ int uat_sandbox_compile(const struct uat_check_env *env, struct uat_error *err);
 /* Compiles a Lua file as a module would be loaded (for `lint` of checklists/). */
 int uat_sandbox_compile_file(const char *path, struct uat_error *err);
 
+/* Whether the check's script, or a module it requires, opens a browser (browser.open): then
+ * Chromium and chromedriver must be installed before the run starts. */
+bool uat_sandbox_uses_browser(const struct uat_check_env *env);
+
 /* The bundled checklists folder in effect for env (see bundled_checklists). */
 const char *uat_sandbox_bundled_dir(const struct uat_check_env *env);
 

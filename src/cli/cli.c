@@ -27,7 +27,8 @@ enum {
   CMD_STATUS = 1 << 4,
   CMD_HISTORY = 1 << 5,
   CMD_VERIFY = 1 << 6,
-  CMD_ALL = 0x7f,
+  CMD_LEDGER = 1 << 7,
+  CMD_ALL = 0x7f, /* the commands about a playbook (ledger takes URLs) */
   /* Options that shape a run of the checks. */
   CMD_RUNS = CMD_RUN | CMD_GATE,
 };
@@ -44,7 +45,8 @@ static const struct command commands[] = {
     {"run", CMD_RUN, uat_cmd_run, "run the checks (the default command)",
      "run PLAYBOOK [options]      (or: uatrun PLAYBOOK [options])"},
     {"signoff", CMD_SIGNOFF, uat_cmd_signoff, "record a sign-off decision for a role",
-     "signoff PLAYBOOK --role ROLE [--item ID --approve|--reject] [--note TEXT] [--by NAME]"},
+     "signoff PLAYBOOK --role ROLE [--item ID --approve|--reject] [--note TEXT] [--by NAME]\n"
+     "               [--sign-key KEY]"},
     {"gate", CMD_GATE, uat_cmd_gate, "run the checks and open only when sign-offs are complete",
      "gate PLAYBOOK [options] [--no-run]"},
     {"status", CMD_STATUS, uat_cmd_status, "checks and sign-offs of the current release",
@@ -55,6 +57,9 @@ static const struct command commands[] = {
      "lint PLAYBOOK [options]"},
     {"verify-ledger", CMD_VERIFY, uat_cmd_verify_ledger, "re-check the ledger's hash chain",
      "verify-ledger PLAYBOOK [--head HASH]"},
+    {"ledger", CMD_LEDGER, uat_cmd_ledger,
+     "create a PostgreSQL team ledger, or copy a ledger between backends",
+     "ledger init URL [--ci-role NAME] [--signer-role NAME] | ledger copy FROM TO"},
 };
 
 enum opt_kind { OPT_FLAG, OPT_VALUE };
@@ -85,6 +90,8 @@ static const struct option_def options[] = {
     {"base-url", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "URL", "override target.base_url", NULL},
     {"report-junit", 0, OPT_VALUE, CMD_RUNS, "FILE", "write a JUnit XML report", NULL},
     {"report-json", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "FILE", "write a JSON report", NULL},
+    {"artifacts", 0, OPT_VALUE, CMD_RUNS, "DIR",
+     "save a screenshot and the page HTML of each failed browser check here", NULL},
     {"quiet", 'q', OPT_FLAG, CMD_ALL, NULL, "print only failures and the summary", NULL},
     {"verbose", 'v', OPT_FLAG, CMD_ALL, NULL,
      "also print logs, request dumps (secrets hidden) and tracebacks", NULL},
@@ -99,6 +106,12 @@ static const struct option_def options[] = {
     {"note", 0, OPT_VALUE, CMD_SIGNOFF, "TEXT", "a note recorded with the decision", NULL},
     {"by", 0, OPT_VALUE, CMD_SIGNOFF, "NAME",
      "who signs (default: $UATRUN_USER, then your login name)", NULL},
+    {"sign-key", 0, OPT_VALUE, CMD_SIGNOFF, "KEY",
+     "sign each decision with this SSH private key (ssh-keygen -Y sign)", NULL},
+    {"ci-role", 0, OPT_VALUE, CMD_LEDGER, "NAME",
+     "ledger init: the group role CI jobs log in under (default: uatrun_ci)", NULL},
+    {"signer-role", 0, OPT_VALUE, CMD_LEDGER, "NAME",
+     "ledger init: the group role signers belong to (default: uatrun_signer)", NULL},
     {"head", 0, OPT_VALUE, CMD_VERIFY, "HASH",
      "also check against a chain head recorded elsewhere (a CI log)", NULL},
     {"limit", 'n', OPT_VALUE, CMD_HISTORY, "N", "show at most N entries", NULL},
@@ -267,6 +280,8 @@ static int apply_option(struct uat_cli_options *o, const struct option_def *def,
     o->report_junit = value;
   else if (!strcmp(n, "report-json"))
     o->report_json = value;
+  else if (!strcmp(n, "artifacts"))
+    o->artifacts = value;
   else if (!strcmp(n, "quiet"))
     o->quiet = true;
   else if (!strcmp(n, "verbose"))
@@ -292,6 +307,12 @@ static int apply_option(struct uat_cli_options *o, const struct option_def *def,
     o->by = value;
   else if (!strcmp(n, "head"))
     o->head = value;
+  else if (!strcmp(n, "sign-key"))
+    o->sign_key = value;
+  else if (!strcmp(n, "ci-role"))
+    o->ci_role = value;
+  else if (!strcmp(n, "signer-role"))
+    o->signer_role = value;
   return 0;
 }
 
@@ -347,6 +368,12 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
         print_usage(o->out);
       return 1;
     }
+    if ((positional_only || arg[0] != '-' || !arg[1]) && (*cmd)->bit == CMD_LEDGER) {
+      /* `ledger ACTION ARG...`: its words are not a playbook. */
+      if (push(&o->args, &o->nargs, arg) != 0)
+        return -1;
+      continue;
+    }
     if (positional_only || arg[0] != '-' || !arg[1]) {
       if (o->playbook && find_command(o->playbook)) {
         /* "uatrun --quiet gate x.yml": the command was taken for the playbook. */
@@ -389,7 +416,7 @@ static int parse_args(int argc, char **argv, struct uat_cli_options *o,
     if (apply_option(o, def, value, &no_color) != 0)
       return -1;
   }
-  if (!o->playbook) {
+  if (!o->playbook && (*cmd)->bit != CMD_LEDGER) {
     uat_cli_error(o, "which playbook? usage: uatrun %s PLAYBOOK [options]", (*cmd)->name);
     return -1;
   }
@@ -413,6 +440,7 @@ int uat_cli_main(int argc, char **argv) {
   if (parsed != 0) {
     free((void *)o.only);
     free((void *)o.vars);
+    free((void *)o.args);
     return parsed > 0 ? UAT_EXIT_OK : UAT_EXIT_USAGE;
   }
   /* Process-wide library set-up, once, before any thread starts. */
@@ -432,5 +460,6 @@ int uat_cli_main(int argc, char **argv) {
   }
   free((void *)o.only);
   free((void *)o.vars);
+  free((void *)o.args);
   return rc;
 }

@@ -31,6 +31,7 @@ struct uat_cli_options {
   const char *base_url;
   const char *report_junit;
   const char *report_json;
+  const char *artifacts; /* --artifacts DIR */
   bool quiet;
   bool verbose;
   bool color; /* resolved: on a TTY, and neither --no-color nor NO_COLOR */
@@ -43,6 +44,11 @@ struct uat_cli_options {
   const char *note;
   const char *by;
   const char *head; /* verify-ledger --head HASH */
+  const char *sign_key;    /* signoff --sign-key KEY */
+  const char *ci_role;     /* ledger init --ci-role NAME */
+  const char *signer_role; /* ledger init --signer-role NAME */
+  const char **args;       /* ledger: ACTION and its arguments */
+  size_t nargs;
   int limit;        /* history --limit N (0: all) */
   FILE *out;        /* stdout normally; tests may redirect */
   FILE *err;        /* stderr */
@@ -66,5 +72,6 @@ int uat_cmd_gate(const struct uat_cli_options *opts);
 int uat_cmd_status(const struct uat_cli_options *opts);
 int uat_cmd_history(const struct uat_cli_options *opts);
 int uat_cmd_verify_ledger(const struct uat_cli_options *opts);
+int uat_cmd_ledger(const struct uat_cli_options *opts);
 
 #endif

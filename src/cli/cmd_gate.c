@@ -7,6 +7,7 @@
 #include "report/report.h"
 #include "report/report_text.h"
 #include "check/sandbox.h"
+#include "ledger/sshsig.h"
 #include "util/duration.h"
 
 #include <errno.h>
@@ -27,6 +28,16 @@ int uat_gate_digest(const struct uat_context *ctx, char out[UAT_DIGEST_HEX],
   return uat_playbook_digest(ctx->playbook, uat_sandbox_bundled_dir(NULL), out, err);
 }
 
+/* gate.require_signatures: a decision whose signature is missing or not its signer's is
+ * what someone with write access to the ledger could forge, so it stops the gate. */
+int uat_gate_check_signatures(const struct uat_playbook *pb, const struct uat_decision_list *ds,
+                              struct uat_error *err) {
+  for (size_t i = 0; pb->require_signatures && i < ds->count; i++)
+    if (uat_sshsig_verify_decision(pb->allowed_signers, &ds->items[i], err) != 0)
+      return -1;
+  return 0;
+}
+
 int uat_gate_snapshot_load(const struct uat_context *ctx, struct uat_ledger *ledger,
                            const char *digest, int64_t now, struct uat_gate_snapshot *s,
                            struct uat_error *err) {
@@ -37,7 +48,8 @@ int uat_gate_snapshot_load(const struct uat_context *ctx, struct uat_ledger *led
   if (ledger &&
       (uat_ledger_verify(ledger, NULL, NULL, NULL, err) != 0 ||
        uat_ledger_latest_run(ledger, name, ctx->release, ctx->commit, &s->run, err) != 0 ||
-       uat_ledger_decisions(ledger, name, ctx->release, ctx->commit, &s->decisions, err) != 0)) {
+       uat_ledger_decisions(ledger, name, ctx->release, ctx->commit, &s->decisions, err) != 0 ||
+       uat_gate_check_signatures(ctx->playbook, &s->decisions, err) != 0)) {
     uat_gate_snapshot_release(s);
     return -1;
   }
@@ -359,7 +371,9 @@ static char *signoff_command(const struct view *v, const char *role, const char 
   if (item) {
     rc = rc ? rc : uat_strbuf_adds(&sb, " --item");
     rc = rc ? rc : uat_gate_add_word(&sb, item);
-    rc = rc ? rc : uat_strbuf_adds(&sb, " --approve --by NAME");
+    /* On a PostgreSQL ledger the signer is whoever connects: there is no name to give. */
+    bool team = uat_ledger_is_url(v->ctx->ledger_path);
+    rc = rc ? rc : uat_strbuf_adds(&sb, team ? " --approve" : " --approve --by NAME");
   }
   free(base);
   if (rc != 0) {
@@ -617,7 +631,7 @@ static int write_json(const struct view *v, const struct uat_run_result *run, co
 static int open_ledger_if_any(const struct uat_context *ctx, struct uat_ledger **ledger,
                               struct uat_error *err) {
   *ledger = NULL;
-  if (access(ctx->ledger_path, F_OK) != 0 && errno == ENOENT)
+  if (!uat_ledger_exists(ctx->ledger_path))
     return 0; /* nothing recorded yet: the gate reports the missing run */
   return uat_ledger_open(ctx->ledger_path, UAT_LEDGER_READ, ledger, err);
 }

@@ -25,6 +25,10 @@ struct uat_gate_snapshot {
 /* Verifies the ledger's hash chain, reads the latest run and the decisions of ctx's release
  * and commit (ledger NULL: nothing recorded yet) and evaluates the gate at time now.
  * Returns 0, or -1 with err set (exit 4), a broken chain included. */
+/* gate.require_signatures: 0 when every decision in ds carries a valid signature by its
+ * signer (gate.allowed_signers); else -1 with err naming the first that does not. */
+int uat_gate_check_signatures(const struct uat_playbook *pb, const struct uat_decision_list *ds,
+                              struct uat_error *err);
 int uat_gate_snapshot_load(const struct uat_context *ctx, struct uat_ledger *ledger,
                            const char *digest, int64_t now, struct uat_gate_snapshot *s,
                            struct uat_error *err);

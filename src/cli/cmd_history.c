@@ -97,9 +97,9 @@ int uat_cmd_history(const struct uat_cli_options *opts) {
   }
   /* Only an explicit --release filters: UATRUN_RELEASE in a CI job should not hide rows. */
   const char *release = opts->release;
-  if (access(ctx.ledger_path, F_OK) != 0 && errno == ENOENT) {
+  if (!uat_ledger_exists(ctx.ledger_path)) {
     if (!opts->quiet)
-      fprintf(opts->out, "nothing recorded yet: no ledger at %s\n", ctx.ledger_path);
+      fprintf(opts->out, "nothing recorded yet: no ledger at %s\n", ctx.ledger_shown);
     uat_context_close(&ctx);
     return UAT_EXIT_OK;
   }

@@ -5,6 +5,7 @@
 #include "cli/context.h"
 #include "util/fsutil.h"
 #include "check/runner.h"
+#include "check/browser_proc.h"
 #include "check/sandbox.h"
 #include "util/duration.h"
 #include "util/strbuf.h"
@@ -16,6 +17,7 @@
 static int compile_checks(const struct uat_context *ctx) {
   const struct uat_playbook *pb = ctx->playbook;
   int problems = 0;
+  bool browser = false;
   for (size_t i = 0; i < pb->nchecks; i++) {
     struct uat_check_env env = {.playbook = pb,
                                 .check = &pb->checks[i],
@@ -26,6 +28,12 @@ static int compile_checks(const struct uat_context *ctx) {
       uat_cli_error(ctx->opts, "%s", err.text);
       problems++;
     }
+    browser = browser || uat_sandbox_uses_browser(&env);
+  }
+  struct uat_error err;
+  if (browser && uat_browser_check_installed(&err) != 0) {
+    uat_cli_error(ctx->opts, "%s", err.text);
+    problems++;
   }
   return problems;
 }

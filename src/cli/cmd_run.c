@@ -8,10 +8,13 @@
 #include "report/report_text.h"
 #include "check/build_wait.h"
 #include "check/runner.h"
+#include "check/browser_proc.h"
 #include "check/sandbox.h"
 
 #include "util/duration.h"
 
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,9 +56,25 @@ static int compile_selected(struct uat_context *ctx, struct uat_error *err) {
                                 .base_url = ctx->base_url};
     if (selected[i])
       rc = uat_sandbox_compile(&env, err);
+    /* a browser check without Chromium: say so before anything runs, not check by check */
+    if (rc == 0 && selected[i] && uat_sandbox_uses_browser(&env))
+      rc = uat_browser_check_installed(err);
   }
   free(selected);
   return rc;
+}
+
+/* --artifacts DIR: made when missing (one level, like a report's file), refused when it is
+ * not a writable folder, before anything runs. */
+static int prepare_artifacts(const char *dir, struct uat_error *err) {
+  if (!dir)
+    return 0;
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    return uat_error_set(err, "--artifacts '%s': cannot make the folder: %s", dir, strerror(errno));
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK) != 0)
+    return uat_error_set(err, "--artifacts '%s' is not a folder uatrun can write to", dir);
+  return 0;
 }
 
 /* A dumb terminal cannot clear a line: the progress line's escape sequences would show raw. */
@@ -101,7 +120,7 @@ static int record_run(struct uat_context *ctx, struct uat_ledger *ledger,
     return UAT_EXIT_LEDGER;
   }
   if (!ctx->opts->quiet)
-    fprintf(ctx->opts->out, "recorded run #%lld in %s\n", (long long)seq, ctx->ledger_path);
+    fprintf(ctx->opts->out, "recorded run #%lld in %s\n", (long long)seq, ctx->ledger_shown);
   /* Even with --quiet: the head is what a log elsewhere keeps to catch cut-off rows. */
   fprintf(ctx->opts->out, "ledger head: %s\n", head);
   return UAT_EXIT_OK;
@@ -323,6 +342,7 @@ static struct uat_run_result *run_checks(struct uat_context *ctx, const char *di
       .nonly = o->nonly,
       .jobs = o->jobs,
       .verbose = o->verbose,
+      .artifacts_dir = o->artifacts,
       .on_start = progress_start,
       .on_done = progress_done,
       .ctx = &p,
@@ -367,7 +387,7 @@ int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out) {
   char digest[UAT_DIGEST_HEX];
   *out = NULL;
   if (uat_context_check_reports(ctx, o->report_junit, o->report_json, &err) != 0 ||
-      compile_selected(ctx, &err) != 0 ||
+      prepare_artifacts(o->artifacts, &err) != 0 || compile_selected(ctx, &err) != 0 ||
       uat_playbook_digest(ctx->playbook, uat_sandbox_bundled_dir(NULL), digest, &err) != 0) {
     uat_cli_error(o, "%s", err.text);
     return UAT_EXIT_USAGE;

@@ -3,9 +3,11 @@
  * records nothing until the person confirms; without one it records the single
  * decision given by --item and --approve/--reject (chat bots, scripts). */
 #include "cli/cmd_gate.h"
+#include "ledger/sshsig.h"
 #include "report/report_text.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@ struct session {
   struct uat_context ctx;
   const struct uat_role *role;
   char *signer;
+  char *db_user; /* the database user of a PostgreSQL ledger: the signer, not a claim */
   struct uat_ledger *ledger;
   struct uat_gate_snapshot snap;
   bool snap_loaded;
@@ -42,6 +45,7 @@ static void session_close(struct session *s) {
     uat_gate_snapshot_release(&s->snap);
   uat_ledger_close(s->ledger);
   free(s->signer);
+  free(s->db_user);
   uat_context_close(&s->ctx);
 }
 
@@ -112,6 +116,37 @@ static const struct uat_signoff_item *find_item(const struct uat_playbook *pb, c
   return NULL;
 }
 
+static int refuse_outsider(struct session *s) {
+  char *members = list_members(s->role);
+  uat_cli_error(s->o,
+                "'%s' may not sign for '%s' (allowed: %s); sign with --by NAME or ask one "
+                "of them",
+                s->signer, s->o->role, members && *members ? members : "nobody");
+  free(members);
+  return UAT_EXIT_USAGE;
+}
+
+/* A PostgreSQL ledger knows who connected: the signer is that database user, and a --by
+ * (or UATRUN_USER) naming someone else is refused before anything is recorded. */
+static int check_claim(struct session *s) {
+  const struct uat_cli_options *o = s->o;
+  const char *env = getenv("UATRUN_USER");
+  const char *claimed = o->by ? o->by : env && *env ? env : NULL;
+  if (claimed && strcmp(claimed, s->db_user) != 0) {
+    uat_cli_error(o,
+                  "%s '%s' is not who signs: you are connected to the ledger '%s' as the "
+                  "database user '%s', and a decision is signed by the user who records it; "
+                  "connect as your own database user (nothing was recorded)",
+                  o->by ? "--by" : "UATRUN_USER", claimed, s->ctx.ledger_shown, s->db_user);
+    return UAT_EXIT_USAGE;
+  }
+  if (!(s->signer = strdup(s->db_user))) {
+    uat_cli_error(o, "out of memory");
+    return UAT_EXIT_USAGE;
+  }
+  return uat_role_has_member(s->role, s->signer) ? 0 : refuse_outsider(s);
+}
+
 /* Role and signer: only people listed under roles.ROLE may sign for it. Returns 0 or an exit
  * code (after printing why). */
 static int check_role_and_signer(struct session *s) {
@@ -139,20 +174,15 @@ static int check_role_and_signer(struct session *s) {
                   pb->path);
     return UAT_EXIT_USAGE;
   }
+  if (s->db_user)
+    return check_claim(s);
   s->signer = resolve_signer(o);
   if (!s->signer || !*s->signer) {
     uat_cli_error(o, "cannot tell who you are: pass --by NAME (or set UATRUN_USER)");
     return UAT_EXIT_USAGE;
   }
-  if (!uat_role_has_member(s->role, s->signer)) {
-    char *members = list_members(s->role);
-    uat_cli_error(o,
-                  "'%s' may not sign for '%s' (allowed: %s); sign with --by NAME or ask one "
-                  "of them",
-                  s->signer, o->role, members && *members ? members : "nobody");
-    free(members);
-    return UAT_EXIT_USAGE;
-  }
+  if (!uat_role_has_member(s->role, s->signer))
+    return refuse_outsider(s);
   return 0;
 }
 
@@ -313,24 +343,33 @@ static void print_recorded(const struct session *s, const struct uat_decision *d
           d->item, d->signer, d->release, COMMIT_SHOWN, d->commit);
 }
 
-/* Appends the decisions of choices (skips left out) in one transaction: all or none. */
+/* Appends the decisions of choices (skips left out) in one transaction: all or none; with
+ * --sign-key each is signed first. Returns 0 or an exit code (err says why). */
 static int record(struct session *s, const struct choice *choices, size_t n,
                   char head[UAT_HASH_HEX], struct uat_error *err) {
   struct uat_decision *ds = calloc(n ? n : 1, sizeof *ds);
   char **notes = calloc(n ? n : 1, sizeof *notes);
   size_t nd = 0;
-  int rc = ds && notes ? 0 : uat_error_set(err, "cannot record the decisions: out of memory");
+  int rc = ds && notes ? 0 : UAT_EXIT_LEDGER;
+  if (rc)
+    uat_error_set(err, "cannot record the decisions: out of memory");
   for (size_t i = 0; rc == 0 && i < n; i++)
     if (choices[i].kind != CHOICE_SKIP) {
-      rc = make_decision(s, &choices[i], &ds[nd], &notes[nd], err);
+      if (make_decision(s, &choices[i], &ds[nd], &notes[nd], err) != 0)
+        rc = UAT_EXIT_LEDGER;
       nd++;
     }
-  if (rc == 0)
-    rc = uat_ledger_record_decisions(s->ledger, ds, nd, head, err);
+  for (size_t i = 0; rc == 0 && s->o->sign_key && i < nd; i++)
+    if (uat_sshsig_sign_decision(s->o->sign_key, &ds[i], err) != 0)
+      rc = UAT_EXIT_USAGE;
+  if (rc == 0 && uat_ledger_record_decisions(s->ledger, ds, nd, head, err) != 0)
+    rc = UAT_EXIT_LEDGER;
   for (size_t i = 0; rc == 0 && i < nd; i++)
     print_recorded(s, &ds[i]);
-  for (size_t i = 0; notes && i < nd; i++)
+  for (size_t i = 0; notes && i < nd; i++) {
     free(notes[i]);
+    free(ds[i].signature);
+  }
   free(notes);
   free(ds);
   return rc;
@@ -351,9 +390,10 @@ static int sign_one(struct session *s) {
   }
   char head[UAT_HASH_HEX];
   struct uat_error err;
-  if (record(s, &c, 1, head, &err) != 0) {
+  int rc = record(s, &c, 1, head, &err);
+  if (rc != 0) {
     uat_cli_error(o, "%s", err.text);
-    return UAT_EXIT_LEDGER;
+    return rc;
   }
   fprintf(o->out, "ledger head: %s\n", head);
   return UAT_EXIT_OK;
@@ -558,11 +598,10 @@ static int record_all(struct session *s, const struct choice *choices, size_t n)
   signal(SIGINT, SIG_DFL);
   char head[UAT_HASH_HEX] = "";
   struct uat_error err;
-  int rc = UAT_EXIT_OK;
-  if (record(s, choices, n, head, &err) != 0) {
+  int rc = record(s, choices, n, head, &err);
+  if (rc != 0) {
     uat_cli_error(s->o, "%s", err.text);
     fputs("uatrun: none of your decisions was recorded; run `uatrun signoff` again\n", s->o->err);
-    rc = UAT_EXIT_LEDGER;
   } else {
     fprintf(s->o->out, "ledger head: %s\n", head);
   }
@@ -623,6 +662,30 @@ static int sign_interactively(struct session *s) {
   return rc;
 }
 
+/* A PostgreSQL ledger is opened first: who signs is the database user it reports. */
+static int open_team_ledger(struct session *s) {
+  if (!uat_ledger_is_url(s->ctx.ledger_path))
+    return 0;
+  struct uat_error err;
+  if (uat_ledger_open(s->ctx.ledger_path, UAT_LEDGER_WRITE, &s->ledger, &err) != 0 ||
+      uat_ledger_identity(s->ledger, &s->db_user, &err) != 0) {
+    uat_cli_error(s->o, "%s", err.text);
+    return UAT_EXIT_LEDGER;
+  }
+  return 0;
+}
+
+/* A key that cannot be read is a usage error found before any question is asked. */
+static int check_sign_key(const struct session *s) {
+  if (!s->o->sign_key || access(s->o->sign_key, R_OK) == 0)
+    return 0;
+  uat_cli_error(s->o,
+                "--sign-key '%s' cannot be read (%s); give your SSH private key, such as "
+                "~/.ssh/id_ed25519",
+                s->o->sign_key, strerror(errno));
+  return UAT_EXIT_USAGE;
+}
+
 int uat_cmd_signoff(const struct uat_cli_options *opts) {
   struct session s = {.o = opts};
   struct uat_error err;
@@ -630,15 +693,17 @@ int uat_cmd_signoff(const struct uat_cli_options *opts) {
     uat_cli_error(opts, "%s", err.text);
     return UAT_EXIT_USAGE;
   }
-  int rc = check_role_and_signer(&s);
+  int rc = open_team_ledger(&s);
+  rc = rc ? rc : check_role_and_signer(&s);
   rc = rc ? rc : check_mode(&s);
+  rc = rc ? rc : check_sign_key(&s);
   char digest[UAT_DIGEST_HEX];
   if (rc == 0 && uat_gate_digest(&s.ctx, digest, &err) != 0) {
     uat_cli_error(opts, "%s", err.text);
     rc = UAT_EXIT_USAGE;
   }
   if (rc == 0 &&
-      (uat_ledger_open(s.ctx.ledger_path, UAT_LEDGER_WRITE, &s.ledger, &err) != 0 ||
+      ((!s.ledger && uat_ledger_open(s.ctx.ledger_path, UAT_LEDGER_WRITE, &s.ledger, &err) != 0) ||
        uat_gate_snapshot_load(&s.ctx, s.ledger, digest, (int64_t)time(NULL), &s.snap, &err) != 0)) {
     uat_cli_error(opts, "%s", err.text);
     rc = UAT_EXIT_LEDGER;

@@ -2,7 +2,23 @@
  * that a chain head recorded elsewhere (a CI log) is still in it. */
 #include "cli/cli.h"
 #include "cli/context.h"
+#include "cli/cmd_gate.h"
 #include "ledger/ledger.h"
+
+/* gate.require_signatures: every decision of this playbook, of any release, carries its
+ * signer's signature (allowed_signers). */
+static int verify_signatures(const struct uat_context *ctx, struct uat_ledger *ledger,
+                             size_t *checked, struct uat_error *err) {
+  if (!ctx->playbook->require_signatures)
+    return 0;
+  struct uat_decision_list ds;
+  if (uat_ledger_all_decisions(ledger, ctx->playbook->name, &ds, err) != 0)
+    return -1;
+  int rc = uat_gate_check_signatures(ctx->playbook, &ds, err);
+  *checked = rc == 0 ? ds.count : 0;
+  uat_decision_list_free(&ds);
+  return rc;
+}
 
 int uat_cmd_verify_ledger(const struct uat_cli_options *opts) {
   struct uat_context ctx;
@@ -26,7 +42,9 @@ int uat_cmd_verify_ledger(const struct uat_cli_options *opts) {
   int64_t rows = 0;
   char head[UAT_HASH_HEX] = "";
   int rc = UAT_EXIT_OK;
-  if (uat_ledger_verify(ledger, opts->head, &rows, head, &err) != 0) {
+  size_t signed_ok = 0;
+  if (uat_ledger_verify(ledger, opts->head, &rows, head, &err) != 0 ||
+      verify_signatures(&ctx, ledger, &signed_ok, &err) != 0) {
     uat_cli_error(opts, "%s", err.text);
     rc = UAT_EXIT_LEDGER;
   } else if (opts->quiet) {
@@ -35,9 +53,12 @@ int uat_cmd_verify_ledger(const struct uat_cli_options *opts) {
       fprintf(opts->out, "ledger head: %s\n", head);
   } else {
     fprintf(opts->out, "ledger OK: %lld row%s in %s, head %s\n", (long long)rows,
-            rows == 1 ? "" : "s", ctx.ledger_path, *head ? head : "(empty)");
+            rows == 1 ? "" : "s", ctx.ledger_shown, *head ? head : "(empty)");
     if (opts->head)
       fprintf(opts->out, "the recorded head %s is in the chain\n", opts->head);
+    if (ctx.playbook->require_signatures)
+      fprintf(opts->out, "signatures OK: %zu decision%s of '%s', each signed by its signer\n",
+              signed_ok, signed_ok == 1 ? "" : "s", ctx.playbook->name);
   }
   uat_ledger_close(ledger);
   uat_context_close(&ctx);

@@ -4,6 +4,7 @@
 #include "report/report_text.h"
 
 #include "ledger/digest.h"
+#include "ledger/ledger.h"
 #include "util/fsutil.h"
 #include "net/http.h"
 #include "util/strbuf.h"
@@ -208,6 +209,14 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
   ctx->ledger_path = strdup(ledger && *ledger ? ledger : pb->ledger_path);
   if (!ctx->fingerprint || !ctx->ledger_path)
     goto oom;
+  /* A database password in the ledger URL is a secret like the playbook's: hidden in every
+   * text this invocation prints or records. */
+  char *password = uat_ledger_url_password(ctx->ledger_path);
+  int hidden = password ? uat_redactor_add(&ctx->redactor, password) : 0;
+  free(password);
+  ctx->ledger_shown = uat_ledger_shown_name(ctx->ledger_path);
+  if (hidden != 0 || !ctx->ledger_shown)
+    goto oom;
   if (resolve_identity(ctx, flags, err) != 0)
     goto fail;
   return 0;
@@ -228,6 +237,7 @@ void uat_context_close(struct uat_context *ctx) {
   free(ctx->fingerprint);
   free(ctx->build_url);
   free(ctx->ledger_path);
+  free(ctx->ledger_shown);
   memset(ctx, 0, sizeof *ctx);
 }
 

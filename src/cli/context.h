@@ -26,6 +26,7 @@ struct uat_context {
   char *fingerprint;    /* SHA-256 hex of base URL, headers, vars, with: (see result.h) */
   char *build_url;      /* target.build.url against the base URL; NULL without target.build */
   char *ledger_path; /* UATRUN_LEDGER, else playbook's ledger:, else .uatrun/ledger.db beside it */
+  char *ledger_shown; /* the same with a URL's password redacted: the only form printed */
 };
 
 /* Returns 0, or -1 with err set (the caller exits 2). */

@@ -28,6 +28,7 @@ struct uat_decision {
   bool approve; /* false: reject */
   char *note;
   int64_t run_seq; /* the run the signer saw (0: none) */
+  char *signature; /* armored SSH signature of the canonical decision bytes (NULL: unsigned) */
 };
 
 struct uat_decision_list {

@@ -1,8 +1,10 @@
-/* The ledger: an append-only SQLite file holding every run and every sign-off
- * decision, each row chained to the previous one by SHA-256 so edits, inserts
- * and deletions are detected. The only file that speaks SQL.
- * Every write is one IMMEDIATE transaction (concurrent writers queue on the
- * SQLite lock, so the chain never forks) and returns the new chain head.
+/* The ledger: an append-only store of every run and every sign-off decision, each row
+ * chained to the previous one by SHA-256 so edits, inserts and deletions are detected.
+ * Two backends behind this one interface: a SQLite file (the default, one machine) and a
+ * PostgreSQL database (a postgresql:// URL, the team ledger). src/ledger is the only layer
+ * that speaks SQL. Every write is one transaction that holds the chain head's lock
+ * (SQLite: BEGIN IMMEDIATE; PostgreSQL: pg_advisory_xact_lock), so the chain never forks,
+ * and returns the new chain head.
  * Ownership: uat_ledger_open's result is the caller's (uat_ledger_close);
  * filled records are the caller's (see gate.h for their release functions). */
 #ifndef UAT_LEDGER_H
@@ -24,11 +26,41 @@ enum uat_ledger_mode {
   UAT_LEDGER_WRITE, /* created (with its folder) when missing; migrated to the current schema */
 };
 
-/* Returns 0, or -1 with err naming the file and what to do (the CLI exits 4).
- * A file that is not SQLite, not a uatrun ledger, or of a newer schema is refused untouched. */
+/* path: a SQLite file, or a postgresql:// (postgres://) URL; libpq's PG* variables and
+ * ~/.pgpass fill in what the URL leaves out. Returns 0, or -1 with err naming the ledger
+ * (password redacted) and what to do (the CLI exits 4). A file that is not SQLite, not a
+ * uatrun ledger, or of a newer schema is refused untouched; a database without the schema
+ * is refused with the `uatrun ledger init` command to run. */
 int uat_ledger_open(const char *path, enum uat_ledger_mode mode, struct uat_ledger **out,
                     struct uat_error *err);
 void uat_ledger_close(struct uat_ledger *ledger);
+
+/* True for a postgresql:// or postgres:// URL. */
+bool uat_ledger_is_url(const char *where);
+/* False only for a file that does not exist (a URL may always exist). */
+bool uat_ledger_exists(const char *where);
+/* The ledger's name as shown to people: a URL with its password replaced by ***. The
+ * caller's; NULL when memory ran out. */
+char *uat_ledger_shown_name(const char *where);
+/* The password a URL carries (the caller's: to add to a redactor), else NULL. */
+char *uat_ledger_url_password(const char *where);
+/* The shown name of an open ledger (borrowed). */
+const char *uat_ledger_name(const struct uat_ledger *ledger);
+/* Who the ledger knows the writer to be: PostgreSQL's session_user (*user, the caller's);
+ * *user NULL for a file, which has no users. */
+int uat_ledger_identity(struct uat_ledger *ledger, char **user, struct uat_error *err);
+
+/* PostgreSQL: creates (or migrates) the schema, and the group roles ci_role (may insert runs)
+ * and signer_role (may insert decisions signed as themselves); both may read. Nobody may
+ * UPDATE, DELETE or TRUNCATE (grants, and triggers that refuse it even for the owner).
+ * Needs a user that may create roles. Safe to run again. */
+int uat_ledger_init(const char *url, const char *ci_role, const char *signer_role,
+                    struct uat_error *err);
+
+/* Copies every row of from (verified first) into to, which must be empty, with the same
+ * numbers and hashes, in one transaction; then verifies to against from's head. */
+int uat_ledger_copy(struct uat_ledger *from, struct uat_ledger *to, int64_t *rows,
+                    char head[UAT_HASH_HEX], struct uat_error *err);
 
 /* Appends a run (its per-check outcomes, times, digest, uatrun version). head receives the
  * new chain head; *seq the row number. */
@@ -56,6 +88,10 @@ int uat_ledger_run_commit_like(struct uat_ledger *ledger, const char *playbook, 
 /* Every decision for this playbook name, release and commit, oldest first. */
 int uat_ledger_decisions(struct uat_ledger *ledger, const char *playbook, const char *release,
                          const char *commit, struct uat_decision_list *out, struct uat_error *err);
+
+/* Every decision of this playbook name, any release, newest first (signature checks). */
+int uat_ledger_all_decisions(struct uat_ledger *ledger, const char *playbook,
+                             struct uat_decision_list *out, struct uat_error *err);
 
 /* One row of `history`: a run or a decision. */
 struct uat_history_entry {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 /* Deeper nesting is refused: libyaml slows quadratically with depth and to_json recurses. */
@@ -46,7 +47,8 @@ static const char *const build_keys[] = {"url", "json", "expect", "wait", "inter
 static const char *const check_keys[] = {"id",   "title",   "script",  "run",    "with",
                                          "tags", "timeout", "retries", "memory", NULL};
 static const char *const signoff_keys[] = {"id", "role", "text", NULL};
-static const char *const gate_keys[] = {"signoff_max_age", "distinct_signers", NULL};
+static const char *const gate_keys[] = {"signoff_max_age", "distinct_signers", "require_signatures",
+                                        "allowed_signers", NULL};
 
 /* ---- errors ---- */
 
@@ -915,6 +917,34 @@ static int parse_roles(struct loader *L, yaml_node_t *root) {
   return 0;
 }
 
+/* require_signatures needs the allowed_signers file that says whose key is whose. */
+static int parse_signatures(struct loader *L, yaml_node_t *map) {
+  struct uat_playbook *pb = L->pb;
+  yaml_node_t *req = field(L, map, "require_signatures", NULL);
+  if (req && want_bool(L, req, "require_signatures", &pb->require_signatures) != 0)
+    return -1;
+  yaml_node_t *file = field(L, map, "allowed_signers", NULL);
+  char *written = NULL;
+  if (file && want_nonempty_string(L, file, "allowed_signers", true, &written) != 0)
+    return -1;
+  if (written) {
+    pb->allowed_signers = uat_path_join(pb->dir, written);
+    free(written);
+    if (!pb->allowed_signers)
+      return oom(L, file);
+    if (access(pb->allowed_signers, R_OK) != 0)
+      return fail(L, file,
+                  "allowed_signers file '%s' cannot be read (%s); create it in OpenSSH "
+                  "allowed_signers format (`NAME ssh-ed25519 AAAA...`, one line a signer)",
+                  pb->allowed_signers, strerror(errno));
+  }
+  if (pb->require_signatures && !pb->allowed_signers)
+    return fail(L, req,
+                "gate.require_signatures needs gate.allowed_signers: the file (OpenSSH "
+                "allowed_signers format) that says whose key is whose");
+  return 0;
+}
+
 static int parse_gate(struct loader *L, yaml_node_t *root) {
   struct uat_playbook *pb = L->pb;
   pb->signoff_max_age_s = UAT_DEFAULT_SIGNOFF_MAX_AGE_S;
@@ -933,7 +963,7 @@ static int parse_gate(struct loader *L, yaml_node_t *root) {
   yaml_node_t *distinct = field(L, map, "distinct_signers", NULL);
   if (distinct && want_bool(L, distinct, "distinct_signers", &pb->distinct_signers) != 0)
     return -1;
-  return 0;
+  return parse_signatures(L, map);
 }
 
 static int parse_ledger(struct loader *L, yaml_node_t *root) {
@@ -941,7 +971,11 @@ static int parse_ledger(struct loader *L, yaml_node_t *root) {
   char *written = NULL;
   if (n && want_nonempty_string(L, n, "ledger", true, &written) != 0)
     return -1;
-  L->pb->ledger_path = uat_path_join(L->pb->dir, written ? written : DEFAULT_LEDGER);
+  /* A database URL is a place of its own, not a file beside the playbook. */
+  bool url = written && (strncasecmp(written, "postgresql://", 13) == 0 ||
+                         strncasecmp(written, "postgres://", 11) == 0);
+  L->pb->ledger_path =
+      url ? strdup(written) : uat_path_join(L->pb->dir, written ? written : DEFAULT_LEDGER);
   free(written);
   return L->pb->ledger_path ? 0 : oom(L, n ? n : root);
 }
@@ -1477,6 +1511,7 @@ void uat_playbook_free(struct uat_playbook *pb) {
   free(pb->name);
   free(pb->base_url);
   free(pb->ledger_path);
+  free(pb->allowed_signers);
   free(pb);
 }
 

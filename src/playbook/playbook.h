@@ -100,6 +100,8 @@ struct uat_playbook {
   size_t nroles;
   double signoff_max_age_s;
   bool distinct_signers;
+  bool require_signatures; /* gate and verify-ledger check every decision's SSH signature */
+  char *allowed_signers;   /* resolved path of the OpenSSH allowed_signers file, or NULL */
   char *ledger_path; /* resolved; UATRUN_LEDGER is applied by the caller, not here */
 };
 

@@ -74,6 +74,18 @@ static json_t *logs_json(const struct uat_check_result *r) {
   return a;
 }
 
+static json_t *artifacts_json(const struct uat_check_result *r) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < r->nartifacts; i++) {
+    json_t *path = str_or_null(r->artifacts[i]);
+    if (!path || json_array_append_new(a, path) != 0) {
+      json_decref(a);
+      return NULL;
+    }
+  }
+  return a;
+}
+
 static json_t *expectations_json(const struct uat_check_result *r) {
   json_t *a = json_array();
   for (size_t i = 0; a && i < r->nexpectations; i++) {
@@ -93,7 +105,7 @@ static json_t *check_json(const struct uat_check_result *r) {
       set(o, "duration_s", seconds(r->duration_s)) ||
       set(o, "attempts", json_integer(r->attempts)) || set(o, "error", str_or_null(r->error)) ||
       set(o, "traceback", str_or_null(r->traceback)) || set(o, "logs", logs_json(r)) ||
-      set(o, "expectations", expectations_json(r))) {
+      set(o, "artifacts", artifacts_json(r)) || set(o, "expectations", expectations_json(r))) {
     json_decref(o);
     return NULL;
   }

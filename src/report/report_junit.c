@@ -165,13 +165,18 @@ done:
   return rc;
 }
 
+/* Log lines, then one [[ATTACHMENT|path]] per artifact: the convention GitLab and Jenkins
+ * read to attach a file (a screenshot) to the test case. */
 static int write_system_out(xmlTextWriterPtr w, const struct uat_check_result *r) {
-  if (r->nlogs == 0)
+  if (r->nlogs == 0 && r->nartifacts == 0)
     return 0;
   if (start(w, "system-out"))
     return -1;
   for (size_t i = 0; i < r->nlogs; i++)
     if (text(w, r->logs[i]) || text(w, "\n"))
+      return -1;
+  for (size_t i = 0; i < r->nartifacts; i++)
+    if (text(w, "[[ATTACHMENT|") || text(w, r->artifacts[i]) || text(w, "]]\n"))
       return -1;
   return end(w);
 }

@@ -354,6 +354,14 @@ static void add_details(struct block *b, const struct uat_check_result *r) {
     add_text(b, r->error ? r->error : "the check failed without a recorded reason", "      ");
     add(b, "\n");
   }
+  /* What the browser showed when the check failed (--artifacts): where to look first. */
+  for (size_t i = 0; i < r->nartifacts; i++) {
+    add(b, "    ");
+    add_styled(b, DIM, "artifact:", "");
+    add(b, " ");
+    add_text(b, r->artifacts[i], "              ");
+    add(b, "\n");
+  }
   /* A failed check's log() lines explain it; a passed one's are noise unless asked for. */
   if (!verbose && r->outcome == UAT_OUTCOME_PASS)
     return;

@@ -50,6 +50,19 @@ int uat_check_result_add_log(struct uat_check_result *r, const char *line) {
   return 0;
 }
 
+int uat_check_result_add_artifact(struct uat_check_result *r, const char *path) {
+  if (!r)
+    return -1;
+  char **grown = realloc(r->artifacts, (r->nartifacts + 1) * sizeof *grown);
+  if (!grown)
+    return -1;
+  r->artifacts = grown;
+  if (!(r->artifacts[r->nartifacts] = strdup(path)))
+    return -1;
+  r->nartifacts++;
+  return 0;
+}
+
 size_t uat_check_result_failed_expectations(const struct uat_check_result *r) {
   size_t n = 0;
   for (size_t i = 0; i < r->nexpectations; i++)
@@ -74,6 +87,9 @@ void uat_check_result_clear(struct uat_check_result *r) {
   for (size_t i = 0; i < r->nlogs; i++)
     free(r->logs[i]);
   free(r->logs);
+  for (size_t i = 0; i < r->nartifacts; i++)
+    free(r->artifacts[i]);
+  free(r->artifacts);
   memset(r, 0, sizeof *r);
 }
 

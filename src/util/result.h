@@ -37,6 +37,8 @@ struct uat_check_result {
   char *traceback; /* Lua traceback for --verbose; may be NULL */
   char **logs;     /* log(...) lines and, with --verbose, request dumps */
   size_t nlogs;
+  char **artifacts; /* files saved under --artifacts (browser screenshots, page HTML) */
+  size_t nartifacts;
   double duration_s; /* of the last attempt */
   int attempts;      /* 1 + retries used */
 };
@@ -74,6 +76,8 @@ int uat_check_result_add_expectation(struct uat_check_result *r, bool ok, const 
                                      const char *message, const char *actual, const char *expected,
                                      const char *where);
 int uat_check_result_add_log(struct uat_check_result *r, const char *line);
+/* Adds a copy of path to the check's artifacts; -1 when memory ran out. */
+int uat_check_result_add_artifact(struct uat_check_result *r, const char *path);
 size_t uat_check_result_failed_expectations(const struct uat_check_result *r);
 void uat_check_result_clear(struct uat_check_result *r);
 void uat_build_record_free(struct uat_build_record *b);

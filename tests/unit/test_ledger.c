@@ -1,5 +1,8 @@
 /* The ledger: records read back, the hash chain catching edits, deletions, insertions and
- * cut-off heads, concurrent writers, a writer killed mid-write, and files that are not ours. */
+ * cut-off heads, concurrent writers, a writer killed mid-write, and files that are not ours.
+ * Every test of the public interface runs twice: on a SQLite file and on a real PostgreSQL
+ * database (a fresh one per test in the cluster tests/support/pg_cluster.sh started, its URL
+ * in UATRUN_TEST_PG_URL). PostgreSQL's own guards (roles, grants, triggers) are tested too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,9 +10,12 @@
 
 #include <cmocka.h>
 
+#include <libpq-fe.h>
+
 #include "ledger/digest.h"
 #include "util/fsutil.h"
 #include "ledger/ledger.h"
+#include "ledger/ledger_rows.h"
 
 #include <signal.h>
 #include <sqlite3.h>
@@ -30,7 +36,10 @@
 
 struct tmp {
   char dir[64];
-  char path[128];
+  char path[512]; /* the ledger: a SQLite file, or the URL of this test's database */
+  bool pg;
+  char db[64];     /* pg: this test's database */
+  char admin[512]; /* pg: the owner's URL of the cluster's first database */
 };
 
 static int setup_tmp(void **state) {
@@ -43,11 +52,73 @@ static int setup_tmp(void **state) {
   return 0;
 }
 
+/* Runs SQL on a PostgreSQL database as the given URL's user; the error text in msg. */
+static bool pg_run(const char *url, const char *sql, char *msg, size_t size) {
+  PGconn *c = PQconnectdb(url);
+  if (PQstatus(c) != CONNECTION_OK)
+    fail_msg("cannot connect to %s: %s", url, PQerrorMessage(c));
+  PGresult *res = PQexec(c, sql);
+  ExecStatusType st = PQresultStatus(res);
+  bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+  if (msg)
+    snprintf(msg, size, "%s", ok ? "" : PQresultErrorMessage(res));
+  PQclear(res);
+  PQfinish(c);
+  return ok;
+}
+
+/* url with its user replaced (the test cluster's URLs name uatrun_owner). */
+static void url_as(const struct tmp *t, const char *user, char *out, size_t size) {
+  const char *at = strstr(t->path, "uatrun_owner@");
+  assert_non_null(at);
+  snprintf(out, size, "%.*s%s%s", (int)(at - t->path), t->path, user, at + strlen("uatrun_owner"));
+}
+
+/* A fresh database with a uatrun ledger in it, and login users for the concurrent signers
+ * (signer-0..7) and a CI runner. Roles belong to the whole cluster: made once. */
+static int setup_pg(void **state) {
+  setup_tmp(state);
+  struct tmp *t = *state;
+  const char *url = getenv("UATRUN_TEST_PG_URL");
+  if (!url || !*url)
+    fail_msg("UATRUN_TEST_PG_URL is not set: run this test through tests/support/pg_cluster.sh "
+             "exec (ctest does)");
+  t->pg = true;
+  snprintf(t->admin, sizeof t->admin, "%s", url);
+  static int n;
+  snprintf(t->db, sizeof t->db, "ledger_%d_%d", (int)getpid(), n++);
+  char sql[256];
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", t->db);
+  char msg[512];
+  if (!pg_run(url, sql, msg, sizeof msg))
+    fail_msg("%s", msg);
+  const char *slash = strstr(url, "@/uat?");
+  assert_non_null(slash);
+  snprintf(t->path, sizeof t->path, "%.*s@/%s%s", (int)(slash - url), url, t->db, slash + 5);
+  struct uat_error err = {{0}};
+  if (uat_ledger_init(t->path, "uatrun_ci", "uatrun_signer", &err) != 0)
+    fail_msg("ledger init: %s", err.text);
+  pg_run(url,
+         "DO $$ BEGIN FOR i IN 0..8 LOOP IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+         "'signer-' || i) THEN EXECUTE format('CREATE ROLE %I LOGIN IN ROLE uatrun_signer', "
+         "'signer-' || i); END IF; END LOOP; IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname "
+         "= 'ci-runner') THEN CREATE ROLE \"ci-runner\" LOGIN PASSWORD 'ci-s3cret-pw' IN ROLE "
+         "uatrun_ci; END IF; END $$",
+         msg, sizeof msg);
+  return 0;
+}
+
 static int teardown_tmp(void **state) {
   struct tmp *t = *state;
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
   assert_int_equal(system(cmd), 0);
+  if (t->pg) {
+    char sql[128], msg[256];
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", t->db);
+    if (!pg_run(t->admin, sql, msg, sizeof msg))
+      fail_msg("%s", msg);
+  }
   free(t);
   return 0;
 }
@@ -265,6 +336,8 @@ static void test_runs_read_back(void **state) {
 
   /* the file is a WAL-mode database that names itself */
   char text[64];
+  if (t->pg)
+    goto misses;
   raw_text(t->path, "PRAGMA journal_mode", text, sizeof text);
   assert_string_equal(text, "wal");
   raw_text(t->path, "PRAGMA application_id", text, sizeof text);
@@ -274,6 +347,7 @@ static void test_runs_read_back(void **state) {
   raw_text(t->path, "PRAGMA user_version", text, sizeof text);
   assert_string_equal(text, "1");
 
+misses:;
   const char *misses[][3] = {{"tasking-manager", "4.6.3", "abc123"},
                              {"tasking-manager", "4.6.2", "def456"},
                              {"other-playbook", "4.6.2", "abc123"},
@@ -733,9 +807,16 @@ static void test_empty_file(void **state) {
 
 /* ---------- concurrency and crashes ---------- */
 
-static void child_records(const char *path, int child, int count, int ready_fd) {
+/* Each child signs as its own person: on PostgreSQL, its own database user. */
+static void child_records(const struct tmp *t, int child, int count, int ready_fd) {
   struct uat_ledger *l = NULL;
   struct uat_error err;
+  char path[600], user[32];
+  snprintf(user, sizeof user, "signer-%d", child);
+  if (t->pg)
+    url_as(t, user, path, sizeof path);
+  else
+    snprintf(path, sizeof path, "%s", t->path);
   if (uat_ledger_open(path, UAT_LEDGER_WRITE, &l, &err) != 0) {
     fprintf(stderr, "child %d: %s\n", child, err.text);
     _exit(2);
@@ -757,16 +838,47 @@ static void child_records(const char *path, int child, int count, int ready_fd) 
   _exit(0);
 }
 
+/* 8 writers of 200 decisions each, and a ninth killed (SIGKILL) while they all write: the
+ * 1600 are all there, in each writer's order, the victim's rows whole, the chain intact. */
 static void test_concurrent_writers(void **state) {
   struct tmp *t = *state;
   double start = now_s();
   pid_t pids[CHILDREN];
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t victim = fork();
+  assert_true(victim >= 0);
+  if (victim == 0) {
+    close(fds[0]);
+    child_records(t, CHILDREN, 0, fds[1]);
+  }
+  close(fds[1]);
+  char byte;
+  assert_int_equal(read(fds[0], &byte, 1), 1); /* the victim has written a row */
+  close(fds[0]);
   for (int c = 0; c < CHILDREN; c++) {
     pids[c] = fork();
     assert_true(pids[c] >= 0);
     if (pids[c] == 0)
-      child_records(t->path, c, PER_CHILD, -1);
+      child_records(t, c, PER_CHILD, -1);
   }
+  /* killed while the others write: wait until the chain has grown past its first rows */
+  struct uat_ledger *watch = open_ok(t->path, UAT_LEDGER_READ);
+  for (;;) {
+    struct uat_history h;
+    struct uat_error werr = {{0}};
+    assert_int_equal(uat_ledger_history(watch, "tasking-manager", NULL, 1, &h, &werr), 0);
+    bool grown = h.count == 1 && h.entries[0].seq > 50;
+    uat_history_free(&h);
+    if (grown)
+      break;
+    usleep(2000);
+  }
+  uat_ledger_close(watch);
+  assert_int_equal(kill(victim, SIGKILL), 0);
+  int vstatus;
+  assert_int_equal(waitpid(victim, &vstatus, 0), victim);
+  assert_true(WIFSIGNALED(vstatus));
   for (int c = 0; c < CHILDREN; c++) {
     int status;
     assert_int_equal(waitpid(pids[c], &status, 0), pids[c]);
@@ -774,25 +886,30 @@ static void test_concurrent_writers(void **state) {
     assert_int_equal(WEXITSTATUS(status), 0);
   }
   double elapsed = now_s() - start;
-  print_message("      %d writers x %d decisions: %.2f s, %.0f rows/s\n", CHILDREN, PER_CHILD,
-                elapsed, CHILDREN * PER_CHILD / elapsed);
+  print_message("      %s: %d writers x %d decisions: %.2f s, %.0f rows/s\n",
+                t->pg ? "PostgreSQL" : "SQLite", CHILDREN, PER_CHILD, elapsed,
+                CHILDREN * PER_CHILD / elapsed);
 
   struct uat_ledger *l = open_ok(t->path, UAT_LEDGER_READ);
   struct uat_error err = {{0}};
-  assert_int_equal(verify(l, NULL, 0, &err), CHILDREN * PER_CHILD);
+  int64_t rows = verify(l, NULL, 0, &err);
   struct uat_decision_list list;
   assert_int_equal(uat_ledger_decisions(l, "tasking-manager", "1.0", "abc123", &list, &err), 0);
-  assert_int_equal(list.count, CHILDREN * PER_CHILD);
-  /* each child's decisions keep their order */
-  int next[CHILDREN] = {0};
+  assert_int_equal((int64_t)list.count, rows);
+  /* each child's decisions keep their order; none of the 8 lost one */
+  int next[CHILDREN + 1] = {0};
   for (size_t i = 0; i < list.count; i++) {
     int child = -1, n = -1;
     assert_int_equal(sscanf(list.items[i].note, "decision %d of child %d", &n, &child), 2);
-    assert_true(child >= 0 && child < CHILDREN);
+    assert_true(child >= 0 && child <= CHILDREN);
     assert_int_equal(n, next[child]);
     next[child]++;
     assert_int_equal(list.items[i].seq, (int64_t)i + 1);
   }
+  for (int c = 0; c < CHILDREN; c++)
+    assert_int_equal(next[c], PER_CHILD);
+  assert_true(next[CHILDREN] > 0);
+  assert_int_equal(rows, CHILDREN * PER_CHILD + next[CHILDREN]);
   uat_decision_list_free(&list);
   uat_ledger_close(l);
 }
@@ -807,7 +924,7 @@ static void test_killed_writer_leaves_whole_rows(void **state) {
     assert_true(pid >= 0);
     if (pid == 0) {
       close(fds[0]);
-      child_records(t->path, (int)k, 0, fds[1]);
+      child_records(t, (int)k, 0, fds[1]);
     }
     close(fds[1]);
     char byte;
@@ -846,24 +963,242 @@ static void test_killed_writer_leaves_whole_rows(void **state) {
   }
 }
 
+/* ---------- PostgreSQL: who may write what ---------- */
+
+static struct uat_ledger *open_as(const struct tmp *t, const char *user,
+                                  enum uat_ledger_mode mode) {
+  char url[600];
+  url_as(t, user, url, sizeof url);
+  return open_ok(url, mode);
+}
+
+/* The CI role records runs, never decisions; a signer records decisions as themselves only;
+ * nobody updates, deletes or truncates, the owner included (triggers). */
+static void test_pg_roles_and_grants(void **state) {
+  struct tmp *t = *state;
+  struct uat_error err = {{0}};
+  char head[UAT_HASH_HEX], url[600], msg[512];
+
+  struct uat_ledger *ci = open_as(t, "ci-runner", UAT_LEDGER_WRITE);
+  record_run_ok(ci, "4.6.2", "abc123", false, T0, NULL);
+  struct uat_decision d = decision("4.6.2", "menu", "ci-runner", true, NULL, T0);
+  assert_int_equal(uat_ledger_record_decision(ci, &d, head, &err), -1);
+  assert_contains(err.text, "writing a row was refused");
+  assert_contains(err.text, "row-level security");
+  char *who = NULL;
+  assert_int_equal(uat_ledger_identity(ci, &who, &err), 0);
+  assert_string_equal(who, "ci-runner");
+  free(who);
+  uat_ledger_close(ci);
+
+  struct uat_ledger *s0 = open_as(t, "signer-0", UAT_LEDGER_WRITE);
+  d = decision("4.6.2", "menu", "signer-0", true, "mine", T0);
+  record_decision_ok(s0, d, NULL);
+  /* signing as somebody else: refused by the policy (and the trigger behind it) */
+  d = decision("4.6.2", "menu", "signer-1", true, "forged", T0);
+  assert_int_equal(uat_ledger_record_decision(s0, &d, head, &err), -1);
+  assert_contains(err.text, "was refused");
+  /* a signer cannot record runs */
+  struct uat_run_result run = {.playbook_name = (char *)"tasking-manager", .release = (char *)"x"};
+  int64_t seq;
+  assert_int_equal(uat_ledger_record_run(s0, &run, "0.1.0", &seq, head, &err), -1);
+  assert_contains(err.text, "was refused");
+  uat_ledger_close(s0);
+
+  const char *changes[] = {"UPDATE uatrun.entries SET approve = 0",
+                           "DELETE FROM uatrun.entries",
+                           "TRUNCATE uatrun.entries",
+                           "UPDATE uatrun.meta SET value = 'x'",
+                           "UPDATE uatrun.meta SET value = '0' WHERE key = 'schema_version'",
+                           "DELETE FROM uatrun.meta WHERE key = 'application'"};
+  const char *users[] = {"signer-0", "ci-runner", "uatrun_owner"};
+  for (size_t u = 0; u < 3; u++)
+    for (size_t c = 0; c < sizeof changes / sizeof changes[0]; c++) {
+      url_as(t, users[u], url, sizeof url);
+      if (pg_run(url, changes[c], msg, sizeof msg))
+        fail_msg("%s could run '%s'", users[u], changes[c]);
+      if (!strstr(msg, "permission denied") && !strstr(msg, "append-only"))
+        fail_msg("%s: '%s' failed for another reason: %s", users[u], changes[c], msg);
+    }
+  /* a hand-written row that does not extend the chain is refused, even from the owner */
+  assert_false(pg_run(t->path,
+                      "INSERT INTO uatrun.entries(seq, kind, time, playbook, payload, prev_hash, "
+                      "hash) VALUES (9, 'run', 0, 'p', '{}', 'x', 'y')",
+                      msg, sizeof msg));
+  assert_contains(msg, "does not extend the chain");
+
+  struct uat_ledger *l = open_ok(t->path, UAT_LEDGER_READ);
+  assert_int_equal(verify(l, NULL, 0, &err), 2);
+  uat_ledger_close(l);
+}
+
+/* The owner can switch the triggers off: the chain still tells. */
+static void test_pg_tampering_detected(void **state) {
+  struct tmp *t = *state;
+  struct uat_ledger *l = open_ok(t->path, UAT_LEDGER_WRITE);
+  char head[UAT_HASH_HEX];
+  for (int i = 1; i <= 5; i++)
+    record_decision_ok(l, decision("1.0", "menu", "myriam", true, "ok", T0 + i), head);
+  uat_ledger_close(l);
+  char msg[512];
+  if (!pg_run(t->path,
+              "ALTER TABLE uatrun.entries DISABLE TRIGGER USER;"
+              "UPDATE uatrun.entries SET approve = 0 WHERE seq = 2;"
+              "DELETE FROM uatrun.entries WHERE seq = 5;"
+              "ALTER TABLE uatrun.entries ENABLE TRIGGER USER",
+              msg, sizeof msg))
+    fail_msg("%s", msg);
+  l = open_ok(t->path, UAT_LEDGER_READ);
+  struct uat_error err = {{0}};
+  verify(l, NULL, -1, &err);
+  assert_contains(err.text, "row 2 (decision by 'myriam'");
+  assert_contains(err.text, "it was edited");
+  verify(l, head, -1, &err);
+  uat_ledger_close(l);
+}
+
+/* A password in the URL never shows: not in the shown name, not in a connection error. */
+static void test_pg_password_redacted(void **state) {
+  struct tmp *t = *state;
+  const char *port = getenv("UATRUN_TEST_PG_PORT");
+  assert_non_null(port);
+  char url[256];
+  snprintf(url, sizeof url, "postgresql://ci-runner:wrong-pw-Zq81@127.0.0.1:%s/%s", port, t->db);
+  char *shown = uat_ledger_shown_name(url);
+  assert_non_null(shown);
+  assert_null(strstr(shown, "wrong-pw-Zq81"));
+  assert_contains(shown, "ci-runner:***@127.0.0.1");
+  free(shown);
+  struct uat_ledger *l = NULL;
+  struct uat_error err = {{0}};
+  assert_int_equal(uat_ledger_open(url, UAT_LEDGER_READ, &l, &err), -1);
+  assert_null(strstr(err.text, "wrong-pw-Zq81"));
+  assert_contains(err.text, "password authentication failed");
+  /* the right one, over TCP with scram */
+  snprintf(url, sizeof url, "postgresql://ci-runner:ci-s3cret-pw@127.0.0.1:%s/%s", port, t->db);
+  l = open_ok(url, UAT_LEDGER_READ);
+  uat_ledger_close(l);
+  /* and from ~/.pgpass (libpq's PGPASSFILE), the URL carrying no password */
+  char pgpass[160];
+  snprintf(pgpass, sizeof pgpass, "%s/pgpass", t->dir);
+  FILE *f = fopen(pgpass, "w");
+  assert_non_null(f);
+  fprintf(f, "127.0.0.1:%s:*:ci-runner:ci-s3cret-pw\n", port);
+  assert_int_equal(fclose(f), 0);
+  assert_int_equal(chmod(pgpass, 0600), 0);
+  setenv("PGPASSFILE", pgpass, 1);
+  snprintf(url, sizeof url, "postgresql://ci-runner@127.0.0.1:%s/%s", port, t->db);
+  l = open_ok(url, UAT_LEDGER_READ);
+  uat_ledger_close(l);
+  unsetenv("PGPASSFILE");
+}
+
+/* SQLite -> PostgreSQL -> SQLite: the same rows, numbers and head; a copy into a ledger
+ * that holds rows is refused. */
+static void test_copy_between_backends(void **state) {
+  struct tmp *t = *state;
+  char file[160], back[160];
+  snprintf(file, sizeof file, "%s/from.db", t->dir);
+  snprintf(back, sizeof back, "%s/back.db", t->dir);
+  struct uat_ledger *l = open_ok(file, UAT_LEDGER_WRITE);
+  record_run_ok(l, "4.6.2", "abc123", false, T0, NULL);
+  record_decision_ok(l, decision("4.6.2", "menu", "myriam", true, "l'écran est là", T0 + 5), NULL);
+  record_run_ok(l, NULL, NULL, true, T0 + 9, NULL);
+  char head[UAT_HASH_HEX], copied[UAT_HASH_HEX], again[UAT_HASH_HEX];
+  record_decision_ok(l, decision("4.6.2", "menu", "karim", false, "no", T0 + 10), head);
+  uat_ledger_close(l);
+
+  struct uat_error err = {{0}};
+  struct uat_ledger *from = open_ok(file, UAT_LEDGER_READ);
+  struct uat_ledger *to = open_ok(t->path, UAT_LEDGER_WRITE);
+  int64_t rows = 0;
+  if (uat_ledger_copy(from, to, &rows, copied, &err) != 0)
+    fail_msg("copy: %s", err.text);
+  assert_int_equal(rows, 4);
+  assert_string_equal(copied, head);
+  /* again: the target is not empty any more */
+  assert_int_equal(uat_ledger_copy(from, to, &rows, copied, &err), -1);
+  assert_contains(err.text, "already holds 4 rows");
+  uat_ledger_close(to);
+  uat_ledger_close(from);
+
+  from = open_ok(t->path, UAT_LEDGER_READ);
+  to = open_ok(back, UAT_LEDGER_WRITE);
+  assert_int_equal(uat_ledger_copy(from, to, &rows, again, &err), 0);
+  assert_string_equal(again, head);
+  struct uat_decision_list a, b;
+  assert_int_equal(uat_ledger_decisions(from, "tasking-manager", "4.6.2", "abc123", &a, &err), 0);
+  assert_int_equal(uat_ledger_decisions(to, "tasking-manager", "4.6.2", "abc123", &b, &err), 0);
+  assert_int_equal(a.count, 2);
+  assert_int_equal(b.count, 2);
+  assert_string_equal(a.items[0].note, b.items[0].note);
+  assert_int_equal(a.items[1].seq, 4);
+  uat_decision_list_free(&a);
+  uat_decision_list_free(&b);
+  uat_ledger_close(to);
+  uat_ledger_close(from);
+}
+
+/* ---------- the canonical row, a pure function ---------- */
+
+static void test_canonical_row(void **state) {
+  json_t *row = json_pack("{s:I, s:s, s:I, s:s, s:s}", "seq", (json_int_t)1, "kind", "run", "time",
+                          (json_int_t)T0, "playbook", "p", "payload", "{\"a\":1}");
+  char *c = uat_ledger_canonical_row(row);
+  assert_string_equal(c, "{\"approve\":null,\"commit\":null,\"digest\":null,\"item\":null,"
+                         "\"kind\":\"run\",\"passed\":null,\"payload\":\"{\\\"a\\\":1}\","
+                         "\"playbook\":\"p\",\"release\":null,\"role\":null,\"seq\":1,"
+                         "\"signer\":null,\"time\":1795168920}");
+  free(c);
+  char h1[UAT_LEDGER_HASH_HEX], h2[UAT_LEDGER_HASH_HEX];
+  assert_int_equal(uat_ledger_canonical_hash(UAT_LEDGER_GENESIS, row, h1), 0);
+  json_object_set_new(row, "time", json_string("1795168920")); /* a changed type */
+  assert_int_equal(uat_ledger_canonical_hash(UAT_LEDGER_GENESIS, row, h2), 0);
+  assert_string_not_equal(h1, h2);
+  json_object_set_new(row, "extra", json_true()); /* not a hashed field */
+  assert_null(uat_ledger_canonical_row(row));
+  json_decref(row);
+  assert_null(uat_ledger_canonical_row(NULL));
+  struct uat_decision d = decision("1.0", "menu", "myriam", true, NULL, T0);
+  char *bytes = uat_ledger_canonical_decision(&d);
+  assert_string_equal(bytes, "{\"approve\":1,\"commit\":\"abc123\",\"digest\":\"d1g3st\","
+                             "\"item\":\"menu\",\"kind\":\"decision\",\"note\":null,"
+                             "\"playbook\":\"tasking-manager\",\"release\":\"1.0\","
+                             "\"role\":\"support\",\"run_seq\":1,\"signer\":\"myriam\","
+                             "\"time\":1795168920}");
+  free(bytes);
+}
+
+/* The tests of the public interface, on either backend. */
+#define BACKEND_TESTS(setup)                                                                       \
+  cmocka_unit_test_setup_teardown(test_run_build_read_back, setup, teardown_tmp),                  \
+      cmocka_unit_test_setup_teardown(test_runs_read_back, setup, teardown_tmp),                   \
+      cmocka_unit_test_setup_teardown(test_run_commit_in_another_form, setup, teardown_tmp),       \
+      cmocka_unit_test_setup_teardown(test_decisions_and_history, setup, teardown_tmp),            \
+      cmocka_unit_test_setup_teardown(test_decision_needs_every_field, setup, teardown_tmp),       \
+      cmocka_unit_test_setup_teardown(test_decisions_recorded_all_or_none, setup, teardown_tmp),   \
+      cmocka_unit_test_setup_teardown(test_chain_verifies_and_heads, setup, teardown_tmp),         \
+      cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown_tmp),               \
+      cmocka_unit_test_setup_teardown(test_killed_writer_leaves_whole_rows, setup, teardown_tmp)
+
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_run_build_read_back, setup_tmp, teardown_tmp),
-      cmocka_unit_test_setup_teardown(test_runs_read_back, setup_tmp, teardown_tmp),
-      cmocka_unit_test_setup_teardown(test_run_commit_in_another_form, setup_tmp, teardown_tmp),
-      cmocka_unit_test_setup_teardown(test_decisions_and_history, setup_tmp, teardown_tmp),
-      cmocka_unit_test_setup_teardown(test_decision_needs_every_field, setup_tmp, teardown_tmp),
-      cmocka_unit_test_setup_teardown(test_decisions_recorded_all_or_none, setup_tmp, teardown_tmp),
-      cmocka_unit_test_setup_teardown(test_chain_verifies_and_heads, setup_tmp, teardown_tmp),
+  const struct CMUnitTest sqlite_tests[] = {
+      BACKEND_TESTS(setup_tmp),
       cmocka_unit_test_setup_teardown(test_tampering_detected, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_cut_off_head_detected, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_update_and_delete_refused, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_bad_files_refused_untouched, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_unusable_paths, setup_tmp, teardown_tmp),
       cmocka_unit_test_setup_teardown(test_empty_file, setup_tmp, teardown_tmp),
-      cmocka_unit_test_setup_teardown(test_concurrent_writers, setup_tmp, teardown_tmp),
-      cmocka_unit_test_setup_teardown(test_killed_writer_leaves_whole_rows, setup_tmp,
-                                      teardown_tmp),
+      cmocka_unit_test(test_canonical_row),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  const struct CMUnitTest pg_tests[] = {
+      BACKEND_TESTS(setup_pg),
+      cmocka_unit_test_setup_teardown(test_pg_roles_and_grants, setup_pg, teardown_tmp),
+      cmocka_unit_test_setup_teardown(test_pg_tampering_detected, setup_pg, teardown_tmp),
+      cmocka_unit_test_setup_teardown(test_pg_password_redacted, setup_pg, teardown_tmp),
+      cmocka_unit_test_setup_teardown(test_copy_between_backends, setup_pg, teardown_tmp),
+  };
+  int failed = cmocka_run_group_tests_name("ledger on SQLite", sqlite_tests, NULL, NULL);
+  return failed + cmocka_run_group_tests_name("ledger on PostgreSQL", pg_tests, NULL, NULL);
 }
