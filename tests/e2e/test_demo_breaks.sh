@@ -5,6 +5,10 @@
 # the exit code, the exact set of checks that did not pass (none errored), and one line of
 # the terminal output a release manager would read.
 #
+# The Tasking Manager checks are browser checks (headless Chromium): with --break auth-token,
+# the HTTP-only check tests/data/playbooks/tm_6088_http_only.yml is also run and must PASS —
+# it cannot see the bug the browser check catches.
+#
 #   bash tests/e2e/test_demo_breaks.sh UATRUN UAT_DEMO_STAGING SOURCE_DIR [CASE...]
 #
 # Reads the JSON report with jq (scripts/deps.sh installs it).
@@ -21,7 +25,7 @@ command -v jq >/dev/null || { echo "test_demo_breaks.sh: jq is needed (scripts/d
 cases=(
   "healthy|||none|RESULT: PASS"
   "healthy-jobs||--jobs 8|none|14 passed, 0 failed"
-  "auth-token|auth-token||private-project-pages draft-project-pages|an authorised user (mapper_ana) can open private project 42 (/projects/42) — got 200, but the page says \"Project not found\""
+  "auth-token|auth-token||private-project-pages draft-project-pages|an authorised user (mapper_ana) can open private project 42 (/projects/42) — the page says \"Project not found\" (the app's API call got 403 PrivateProject)"
   "labels|labels||mapper-level-labels|mapper_ana (312 changesets) is labelled Intermediate on their profile — got Beginner"
   "mentions|mentions||qa-mentions|typing @ in project 1's Q&A suggests its 5 contributors — missing mapper_ana, threshold_theo"
   "contributors|contributors||task-comment-contributors|the comment box of task #3 (project 1) lists its contributors (threshold_theo, almost_alex) — missing almost_alex; listed but should not be: mapper_ana"
@@ -83,8 +87,16 @@ run_case() { # name break options expected-ids expected-text
       UATRUN_RELEASE=v4.6.3 UATRUN_COMMIT=4f2a9c1e7b3d NO_COLOR=1 \
       TM_TOKEN_ALLOWED=YW5hLXNlc3Npb24tN2MxZTRiMmE= TM_TOKEN_OUTSIDER=b2xhZi1zZXNzaW9uLTkzZDBmNmU1 \
       TM_TOKEN_MANAGER=bWF5YS1zZXNzaW9uLTRiOGEyYzE3 RDV_ADMIN_PASSWORD=alice-demo-2022 \
-      "$uatrun" run examples/staging.yml $options --report-json "$dir/report.json"
+      "$uatrun" run examples/staging.yml ${options:---jobs 4} --report-json "$dir/report.json"
   ) >"$dir/out.txt" 2>&1 || rc=$?
+  # the reason browser checks exist: an HTTP-only check of #6088 stays green on the broken app
+  if [[ $brk == auth-token ]]; then
+    local http_rc=0
+    (cd "$src" && STAGING_URL="http://127.0.0.1:$(cat "$dir/port")" UATRUN_LEDGER="$dir/http.db" \
+      TM_TOKEN_ALLOWED=YW5hLXNlc3Npb24tN2MxZTRiMmE= NO_COLOR=1 \
+      "$uatrun" run tests/data/playbooks/tm_6088_http_only.yml) >"$dir/http.txt" 2>&1 || http_rc=$?
+    [[ $http_rc == 0 ]] || fail "$name" "the HTTP-only #6088 check should pass against the broken app (it cannot see the bug), got exit $http_rc: $(cat "$dir/http.txt")"
+  fi
   stop_server
 
   local want_rc=1
