@@ -138,14 +138,24 @@ static _Noreturn void run_guard(int read_fd, const char *driver, const char *por
   _exit(0);
 }
 
+/* Where the throw-away profile goes: $TMPDIR like every Unix tool (so a CI job or a test can
+ * keep it in its own folder), else /tmp, else the working folder. */
+static const char *profile_parent(void) {
+  const char *tmp = getenv("TMPDIR");
+  if (tmp && *tmp && strlen(tmp) < 200 && access(tmp, W_OK) == 0)
+    return tmp;
+  return access("/tmp", W_OK) == 0 ? "/tmp" : ".";
+}
+
 int uat_browser_proc_start(struct uat_browser_proc *p, struct uat_error *err) {
   memset(p, 0, sizeof *p);
   p->keep_fd = -1;
   const char *driver = uat_browser_driver_path();
-  snprintf(p->profile, sizeof p->profile, "%s/uatrun-browser-XXXXXX",
-           access("/tmp", W_OK) == 0 ? "/tmp" : ".");
+  const char *tmp = profile_parent();
+  snprintf(p->profile, sizeof p->profile, "%s/uatrun-browser-XXXXXX", tmp);
   if (!mkdtemp(p->profile))
-    return uat_error_set(err, "cannot make a browser profile folder in /tmp: %s", strerror(errno));
+    return uat_error_set(err, "cannot make a browser profile folder in %s: %s (set TMPDIR to a "
+                         "writable folder)", tmp, strerror(errno));
   p->port = free_port();
   char port_arg[32];
   snprintf(port_arg, sizeof port_arg, "--port=%d", p->port);

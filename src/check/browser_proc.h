@@ -18,7 +18,7 @@ struct uat_browser_proc {
   pid_t guard;      /* 0: not started */
   int keep_fd;      /* write end of the guard's pipe; -1 when closed */
   int port;         /* the driver's loopback port */
-  char profile[96]; /* the profile folder (mkdtemp) */
+  char profile[256]; /* the profile folder (mkdtemp), under $TMPDIR */
 };
 
 /* The driver and browser binaries: $UATRUN_CHROMEDRIVER / $UATRUN_CHROMIUM, else Debian's

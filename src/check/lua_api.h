@@ -41,6 +41,12 @@ int uat_lua_reserve_error(lua_State *L, const char *what, size_t text_len, size_
 
 /* Seconds until the check's deadline (<= 0 when passed). */
 double uat_lua_remaining(lua_State *L);
+/* CLOCK_MONOTONIC time at which an auto-waiting call (b:wait, expect.xpath on a browser)
+ * starting now must give up: the check's deadline less a reserve (1.5 s, or a fifth of what
+ * is left when that is less) so the last poll, the failure message and the artifacts still
+ * fit before the deadline on a slow, loaded machine, and the check fails on what it waited
+ * for instead of erroring on the timeout. */
+double uat_lua_wait_deadline(lua_State *L);
 double uat_monotonic_now(void);
 
 /* "script.lua:12" of the Lua function at `level` (1 = the caller of the C function);

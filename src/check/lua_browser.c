@@ -174,7 +174,7 @@ static void stop_browser(struct browser *b) {
 }
 
 static json_t *capabilities(lua_State *L, struct browser *b, int opts) {
-  char profile_arg[160], size_arg[64];
+  char profile_arg[300], size_arg[64];
   snprintf(profile_arg, sizeof profile_arg, "--user-data-dir=%s", b->proc.profile);
   snprintf(size_arg, sizeof size_arg, "--window-size=%d,%d", (int)opt_int(L, opts, "width", 1280),
            (int)opt_int(L, opts, "height", 900));
@@ -363,14 +363,29 @@ static json_t *find_now(lua_State *L, struct browser *b, const char *sel, bool v
   return ids;
 }
 
+/* The page's URL for a message, or NULL when the browser cannot say in time: a failing
+ * wait must report what did not appear, not a second error about the URL. */
+static json_t *current_url_or_null(lua_State *L, struct browser *b) {
+  double left = uat_lua_remaining(L);
+  if (left <= 0)
+    return NULL;
+  struct uat_error err;
+  json_t *value = NULL;
+  if (uat_webdriver_command(b->wd, "GET", "/url", NULL, left, &value, "b:url", &err) != 0) {
+    json_decref(value);
+    return NULL;
+  }
+  return value;
+}
+
 /* [-0, +1, e] Waits until sel matches (visible when asked), at most `limit` seconds (and the
  * check's remaining time); pushes the first element's id. */
 static const char *wait_for(lua_State *L, struct browser *b, const char *sel, double limit,
                             bool visible, const char *what) {
   double start = uat_monotonic_now();
-  double left = uat_lua_remaining(L);
+  double left = uat_lua_wait_deadline(L) - start;
   if (limit <= 0 || limit > left)
-    limit = left;
+    limit = left > 0 ? left : 0;
   for (;;) {
     json_t *ids = find_now(L, b, sel, visible);
     const char *id = json_string_value(json_array_get(ids, 0));
@@ -381,7 +396,7 @@ static const char *wait_for(lua_State *L, struct browser *b, const char *sel, do
     }
     json_decref(ids);
     if (uat_monotonic_now() - start + POLL_MS / 1000.0 >= limit) {
-      json_t *u = command(L, b, "GET", "/url", NULL, what);
+      json_t *u = current_url_or_null(L, b);
       char *msg = NULL;
       size_t n = strlen(sel) + 256 + (json_string_value(u) ? strlen(json_string_value(u)) : 0);
       if ((msg = malloc(n)))

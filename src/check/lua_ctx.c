@@ -35,6 +35,16 @@ double uat_lua_remaining(lua_State *L) {
   return ctx ? ctx->deadline - uat_monotonic_now() : 0;
 }
 
+#define WAIT_RESERVE_S 1.5
+
+double uat_lua_wait_deadline(lua_State *L) {
+  double now = uat_monotonic_now(), left = uat_lua_remaining(L);
+  if (left <= 0)
+    return now;
+  double reserve = left / 5 < WAIT_RESERVE_S ? left / 5 : WAIT_RESERVE_S;
+  return now + left - reserve;
+}
+
 const char *uat_lua_where(lua_State *L, int level, char *buf, size_t size) {
   lua_Debug ar;
   bool found = false;

@@ -520,13 +520,13 @@ static int l_expect_header(lua_State *L) {
 
 /* [-0, +1, e] The HTML document to query: a document or node as is, else obj:html(). */
 static void push_document(lua_State *L, int idx) {
-  check_object(L, idx, "HTML document or response");
+  check_object(L, idx, "HTML document, response or browser");
   if (luaL_testudata(L, idx, "uat.html.doc") || luaL_testudata(L, idx, "uat.html.node")) {
     lua_pushvalue(L, idx);
     return;
   }
   if (lua_getfield(L, idx, "html") != LUA_TFUNCTION)
-    luaL_typeerror(L, idx, "HTML document or response");
+    luaL_typeerror(L, idx, "HTML document, response or browser");
   lua_pushvalue(L, idx);
   lua_call(L, 1, 1);
 }
@@ -550,7 +550,6 @@ static const char *push_node_count(lua_State *L, lua_Integer n) {
  * browser re-reads the page until the expectation holds or the check's time is nearly up,
  * like Playwright's web-first assertions. The last reading is what gets recorded. */
 #define WEB_FIRST_POLL_S 0.1
-#define WEB_FIRST_MARGIN_S 0.3 /* left to record the expectation and close the browser */
 
 enum count_want { AT_LEAST_ONE, NONE, EXACTLY };
 
@@ -563,13 +562,14 @@ static bool count_ok(lua_Integer n, enum count_want want, lua_Integer exact) {
 static lua_Integer count_until(lua_State *L, int idx, const char *expr, enum count_want want,
                                lua_Integer exact) {
   bool web = luaL_testudata(L, idx, "uat.browser") != NULL;
+  double give_up = web ? uat_lua_wait_deadline(L) : 0;
   for (;;) {
     int top = lua_gettop(L);
     push_document(L, idx);
     lua_Integer n = count_nodes(L, lua_gettop(L), expr);
     lua_settop(L, top);
     if (!web || count_ok(n, want, exact) ||
-        uat_lua_remaining(L) < WEB_FIRST_MARGIN_S + WEB_FIRST_POLL_S)
+        uat_monotonic_now() + WEB_FIRST_POLL_S >= give_up)
       return n;
     struct timespec ts = {0, (long)(WEB_FIRST_POLL_S * 1e9)};
     nanosleep(&ts, NULL);

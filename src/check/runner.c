@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 long uat_runner_select(const struct uat_playbook *pb, const char *const *only, size_t nonly,
                        bool *selected, struct uat_error *err) {
@@ -44,10 +45,14 @@ struct work {
   const struct uat_runner_options *opts;
   struct uat_run_result *run;
   const struct uat_check **queue; /* selected checks, in playbook order */
-  size_t next;                    /* next index of queue to start */
+  bool *uses_browser;             /* per queue entry: the check opens a browser */
+  bool *started;                  /* per queue entry: a worker took it */
+  size_t nstarted;
   size_t done;
+  int browsers_busy, browsers_max; /* browser checks running, and how many may */
   pthread_mutex_t lock;
-  int failed; /* a result could not be allocated */
+  pthread_cond_t slot_cv; /* a browser check finished: its slot is free */
+  int failed;             /* a result could not be allocated */
   struct uat_error err;
 };
 
@@ -285,21 +290,38 @@ static int run_check(const struct uat_runner_options *o, const struct uat_check 
   return 0;
 }
 
+/* The next check to start, in playbook order, skipping browser checks while every browser
+ * slot is taken (an HTTP check need not wait behind them). Waits for a slot when only
+ * browser checks are left. Returns the queue index, or -1 when nothing is left to start.
+ * Called with w->lock held. */
+static long take_next(struct work *w) {
+  for (;;) {
+    if (w->nstarted >= w->run->nchecks || w->failed)
+      return -1;
+    for (size_t i = 0; i < w->run->nchecks; i++) {
+      if (w->started[i] || (w->uses_browser[i] && w->browsers_busy >= w->browsers_max))
+        continue;
+      w->started[i] = true;
+      w->nstarted++;
+      w->browsers_busy += w->uses_browser[i];
+      return (long)i;
+    }
+    pthread_cond_wait(&w->slot_cv, &w->lock);
+  }
+}
+
 static void *worker(void *arg) {
   struct work *w = arg;
   const struct uat_runner_options *o = w->opts;
   for (;;) {
     pthread_mutex_lock(&w->lock);
-    size_t i = w->next;
-    bool stop = i >= w->run->nchecks || w->failed;
-    if (!stop) {
-      w->next++;
-      if (o->on_start)
-        o->on_start(w->queue[i], o->ctx);
-    }
+    long next = take_next(w);
+    if (next >= 0 && o->on_start)
+      o->on_start(w->queue[next], o->ctx);
     pthread_mutex_unlock(&w->lock);
-    if (stop)
+    if (next < 0)
       return NULL;
+    size_t i = (size_t)next;
 
     struct uat_error err;
     bool stuck = false;
@@ -307,9 +329,14 @@ static void *worker(void *arg) {
 
     pthread_mutex_lock(&w->lock);
     w->run->abandoned += stuck;
+    if (w->uses_browser[i]) {
+      w->browsers_busy--;
+      pthread_cond_broadcast(&w->slot_cv);
+    }
     if (rc != 0 && !w->failed) {
       w->failed = 1;
       w->err = err;
+      pthread_cond_broadcast(&w->slot_cv); /* waiting workers stop too */
     }
     if (rc == 0) {
       w->done++;
@@ -318,6 +345,16 @@ static void *worker(void *arg) {
     }
     pthread_mutex_unlock(&w->lock);
   }
+}
+
+/* How many browser checks may run at once: the option, else one per CPU. More Chromiums
+ * than cores only makes each one slower, until checks miss their timeouts; the time a check
+ * waits for a slot is not taken from its timeout (its clock starts when it starts). */
+static int browser_slots(const struct uat_runner_options *o) {
+  if (o->browsers > 0)
+    return o->browsers;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus > 0 ? (int)(cpus < 64 ? cpus : 64) : 1;
 }
 
 static struct uat_run_result *new_run(const struct uat_runner_options *o, size_t n) {
@@ -369,21 +406,31 @@ struct uat_run_result *uat_runner_run(const struct uat_runner_options *o, struct
   if (count < 0)
     goto out;
   w.queue = calloc((size_t)count + 1, sizeof *w.queue);
+  w.uses_browser = calloc((size_t)count + 1, sizeof *w.uses_browser);
+  w.started = calloc((size_t)count + 1, sizeof *w.started);
   w.run = new_run(o, (size_t)count);
-  if (!w.queue || !w.run) {
+  if (!w.queue || !w.uses_browser || !w.started || !w.run) {
     uat_error_set(err, "out of memory");
+    uat_run_result_free(w.run);
+    w.run = NULL;
     goto out;
   }
   for (size_t c = 0, k = 0; c < pb->nchecks; c++)
-    if (selected[c])
+    if (selected[c]) {
+      struct uat_check_env env = {.playbook = pb, .check = &pb->checks[c]};
+      w.uses_browser[k] = uat_sandbox_uses_browser(&env);
       w.queue[k++] = &pb->checks[c];
+    }
+  w.browsers_max = browser_slots(o);
 
   pthread_mutex_init(&w.lock, NULL);
+  pthread_cond_init(&w.slot_cv, NULL);
   w.run->started_at = (int64_t)time(NULL);
   double t0 = monotonic();
   int rc = run_workers(&w, o->jobs);
   w.run->duration_s = monotonic() - t0;
   w.run->finished_at = (int64_t)time(NULL);
+  pthread_cond_destroy(&w.slot_cv);
   pthread_mutex_destroy(&w.lock);
   if (rc != 0 || w.failed) {
     if (rc != 0)
@@ -403,5 +450,7 @@ struct uat_run_result *uat_runner_run(const struct uat_runner_options *o, struct
 out:
   free(selected);
   free(w.queue);
+  free(w.uses_browser);
+  free(w.started);
   return count < 0 ? NULL : w.run;
 }

@@ -17,6 +17,7 @@ struct uat_runner_options {
   const char *const *only; /* ids or tags; none: every check */
   size_t nonly;
   int jobs;
+  int browsers; /* --browsers: browser checks at once, within jobs; 0: one per CPU */
   bool verbose;
   const char *artifacts_dir; /* --artifacts; NULL: browser checks save nothing */
   void (*on_start)(const struct uat_check *check, void *ctx);

@@ -85,6 +85,8 @@ static const struct option_def options[] = {
      "only the checks with this id or tag (repeatable)",
      "the gate judges a run of every check; `uatrun run --only` tries a few"},
     {"jobs", 'j', OPT_VALUE, CMD_RUNS, "N", "run N checks at a time (1 to 64, default 1)", NULL},
+    {"browsers", 0, OPT_VALUE, CMD_RUNS, "N",
+     "of those, at most N browser checks at a time (1 to 64, default: one per CPU)", NULL},
     {"var", 0, OPT_VALUE, CMD_RUNS | CMD_LINT | CMD_STATUS, "KEY=VALUE",
      "override a var declared under vars: (repeatable)", NULL},
     {"base-url", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "URL", "override target.base_url", NULL},
@@ -264,7 +266,12 @@ static int apply_option(struct uat_cli_options *o, const struct option_def *def,
     return push(&o->only, &o->nonly, value);
   else if (!strcmp(n, "var"))
     return push(&o->vars, &o->nvars, value);
-  else if (!strcmp(n, "jobs")) {
+  else if (!strcmp(n, "browsers")) {
+    if (parse_count(value, 1, 64, &o->browsers) != 0) {
+      uat_cli_error(o, "--browsers expects a number from 1 to 64, got '%s'", value);
+      return -1;
+    }
+  } else if (!strcmp(n, "jobs")) {
     if (parse_count(value, 1, 64, &o->jobs) != 0) {
       uat_cli_error(o, "--jobs expects a number from 1 to 64, got '%s'", value);
       return -1;

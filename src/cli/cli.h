@@ -28,6 +28,7 @@ struct uat_cli_options {
   const char **vars; /* --var KEY=VALUE, repeatable */
   size_t nvars;
   int jobs; /* --jobs N, default 1 */
+  int browsers; /* --browsers N; 0: one per CPU */
   const char *base_url;
   const char *report_junit;
   const char *report_json;

@@ -341,6 +341,7 @@ static struct uat_run_result *run_checks(struct uat_context *ctx, const char *di
       .only = o->only,
       .nonly = o->nonly,
       .jobs = o->jobs,
+      .browsers = o->browsers,
       .verbose = o->verbose,
       .artifacts_dir = o->artifacts,
       .on_start = progress_start,

@@ -20,16 +20,26 @@ trap cleanup EXIT
 [[ -n ${KEEP:-} ]] && trap "kill \$server_pid" EXIT
 fail() { echo "FAIL [$step] $*" >&2; failures=$((failures + 1)); }
 
-# Ours only: Chromium runs with a uatrun-browser-* profile, and the guard starts the driver
-# with exactly these arguments (other chromedrivers on the machine are not counted).
-ours() { pgrep -f -- 'uatrun-browser-|chromedriver --port=[0-9]+ --log-level=OFF' | wc -l; }
-profiles() { find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'uatrun-browser-*' 2>/dev/null | wc -l; }
-expect_clean() { # WHAT: nothing of ours may remain (the guard needs a moment after a kill)
-  for _ in $(seq 100); do [[ $(ours) == 0 && $(profiles) == "$profiles_before" ]] && return 0; sleep 0.1; done
-  fail "$1: $(ours) browser processes and $(($(profiles) - profiles_before)) profile folders left behind"
-  pgrep -fa -- 'uatrun-browser-|chromedriver --port=[0-9]+ --log-level=OFF' >&2
+# Ours only, even when other tests drive browsers at the same time: every uatrun here runs
+# with TMPDIR in our work folder (the profiles go there) and a marker in its environment,
+# which the guard, chromedriver and every Chromium process inherit.
+export TMPDIR=$work/tmp UAT_E2E_BROWSER_MARK=$work
+mkdir -p "$TMPDIR"
+ours_pids() {
+  local p exe
+  for p in /proc/[0-9]*; do
+    exe=$(readlink "$p/exe" 2>/dev/null) || continue
+    case $exe in "$uatrun" | */chromedriver | */chromium | */chromium/*) ;; *) continue ;; esac
+    grep -qzx "UAT_E2E_BROWSER_MARK=$work" "$p/environ" 2>/dev/null && echo "${p#/proc/}"
+  done
 }
-profiles_before=$(profiles)
+ours() { ours_pids | wc -l; }
+profiles() { find "$TMPDIR" -maxdepth 1 -name 'uatrun-browser-*' 2>/dev/null | wc -l; }
+expect_clean() { # WHAT: nothing of ours may remain (the guard needs a moment after a kill)
+  for _ in $(seq 100); do [[ $(ours) == 0 && $(profiles) == 0 ]] && return 0; sleep 0.1; done
+  fail "$1: $(ours) browser processes and $(profiles) profile folders left behind"
+  ours_pids | while read -r pid; do tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-200; echo; done >&2
+}
 
 mkdir -p "$work/site"
 cat >"$work/site/index.html" <<'EOF'
@@ -190,7 +200,7 @@ for sig in TERM KILL; do
   step="SIGTERM/SIGKILL mid-run ($sig)"
   "$uatrun" run long.yml --jobs 2 >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 300); do (($(pgrep -f -- 'uatrun-browser-' | wc -l) > 0)) && break; sleep 0.1; done
+  for _ in $(seq 300); do pgrep -f -- "--user-data-dir=$TMPDIR/uatrun-browser-" >/dev/null && break; sleep 0.1; done
   sleep 1
   kill -"$sig" "$pid"
   wait "$pid" 2>/dev/null

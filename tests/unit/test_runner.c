@@ -302,6 +302,59 @@ static void test_only(void **state) {
   uat_playbook_free(pb);
 }
 
+/* Checks that mention browser.open count as browser checks (a text scan: these never open
+ * one, so the test needs no Chromium). */
+static const char browsers[] =
+    "  - { id: b1, run: 'if false then browser.open() end expect.status(http.get(\"/slow?ms=1000\"), 200)' }\n"
+    "  - { id: b2, run: 'if false then browser.open() end expect.status(http.get(\"/slow?ms=100\"), 200)' }\n"
+    "  - { id: b3, run: 'if false then browser.open() end expect.status(http.get(\"/slow?ms=100\"), 200)' }\n"
+    "  - { id: h1, run: 'expect.status(http.get(\"/slow?ms=100\"), 200)' }\n"
+    "  - { id: h2, run: 'expect.status(http.get(\"/slow?ms=100\"), 200)' }\n";
+
+struct slots {
+  int busy, max_busy; /* browser checks running now, and at most */
+  char order[16];     /* ids' first letters+digits in start order: "b1h1h2b2b3" */
+};
+
+static void slots_start(const struct uat_check *check, void *ctx) {
+  struct slots *s = ctx;
+  if (check->id[0] == 'b' && ++s->busy > s->max_busy)
+    s->max_busy = s->busy;
+  strncat(s->order, check->id, sizeof s->order - strlen(s->order) - 1);
+}
+
+static void slots_done(const struct uat_check_result *r, size_t done, size_t total, void *ctx) {
+  struct slots *s = ctx;
+  (void)done;
+  (void)total;
+  s->busy -= r->id[0] == 'b';
+}
+
+/* --browsers 1 with --jobs 4: one browser check at a time, and the HTTP checks do not queue
+ * behind them (h1 and h2 start while b1 holds the only slot). */
+static void test_browser_slots(void **state) {
+  struct fixture *f = *state;
+  struct uat_playbook *pb = load(f, browsers, "");
+  struct slots s = {0};
+  struct uat_runner_options o = {.playbook = pb,
+                                 .redactor = &f->red,
+                                 .base_url = f->base,
+                                 .jobs = 4,
+                                 .browsers = 1,
+                                 .on_start = slots_start,
+                                 .on_done = slots_done,
+                                 .ctx = &s};
+  struct uat_error err;
+  struct uat_run_result *r = uat_runner_run(&o, &err);
+  if (!r)
+    fail_msg("run: %s", err.text);
+  assert_int_equal(r->passed, 5);
+  assert_int_equal(s.max_busy, 1);
+  assert_string_equal(s.order, "b1h1h2b2b3");
+  uat_run_result_free(r);
+  uat_playbook_free(pb);
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   xmlInitParser();
@@ -310,6 +363,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retries_share_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_only, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_browser_slots, setup, teardown),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   xmlCleanupParser();
