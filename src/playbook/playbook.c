@@ -1086,10 +1086,11 @@ static int parse_notify_options(struct loader *L, yaml_node_t *map) {
     free(nf->page_url);
     nf->page_url = NULL;
   }
-  if (nf->page_url && (!http_url(nf->page_url) || strpbrk(nf->page_url, " \t\r\n")))
+  /* Chats link it in their markup (Slack: <URL|label>): no character that would end it. */
+  if (nf->page_url && (!http_url(nf->page_url) || strpbrk(nf->page_url, " \t\r\n<>|\"")))
     return fail(L, page,
-                "'page_url' must be an http:// or https:// URL without spaces, e.g. "
-                "page_url: https://uat.example.org/");
+                "'page_url' must be an http:// or https:// URL without spaces, <, >, | or \", "
+                "e.g. page_url: https://uat.example.org/");
   if (timeout && want_duration(L, timeout, "timeout", true, &nf->timeout_s) != 0)
     return -1;
   if (nf->timeout_s > UAT_MAX_NOTIFY_TIMEOUT_S)
