@@ -92,6 +92,8 @@ static const struct option_def options[] = {
     {"base-url", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "URL", "override target.base_url", NULL},
     {"report-junit", 0, OPT_VALUE, CMD_RUNS, "FILE", "write a JUnit XML report", NULL},
     {"report-json", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "FILE", "write a JSON report", NULL},
+    {"report-html", 0, OPT_VALUE, CMD_RUNS, "FILE",
+     "write one self-contained HTML page of the run (and the gate's sign-offs)", NULL},
     {"artifacts", 0, OPT_VALUE, CMD_RUNS, "DIR",
      "save a screenshot and the page HTML of each failed browser check here", NULL},
     {"quiet", 'q', OPT_FLAG, CMD_ALL, NULL, "print only failures and the summary", NULL},
@@ -287,6 +289,8 @@ static int apply_option(struct uat_cli_options *o, const struct option_def *def,
     o->report_junit = value;
   else if (!strcmp(n, "report-json"))
     o->report_json = value;
+  else if (!strcmp(n, "report-html"))
+    o->report_html = value;
   else if (!strcmp(n, "artifacts"))
     o->artifacts = value;
   else if (!strcmp(n, "quiet"))

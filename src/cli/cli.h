@@ -32,6 +32,7 @@ struct uat_cli_options {
   const char *base_url;
   const char *report_junit;
   const char *report_json;
+  const char *report_html; /* --report-html FILE (run, gate) */
   const char *artifacts; /* --artifacts DIR */
   bool quiet;
   bool verbose;

@@ -3,6 +3,7 @@
  * manager understands what is missing, who may give it and the command to run. */
 #include "cli/cmd_gate.h"
 
+#include "cli/gate_view.h"
 #include "util/fsutil.h"
 #include "report/report.h"
 #include "report/report_text.h"
@@ -164,9 +165,13 @@ const struct uat_gate_item *uat_gate_other_role_signed_by(const struct uat_gate_
   return NULL;
 }
 
-/* "nesserine, myriam", leaving out (and naming) people distinct_signers rules out. */
 static char *who_may_sign(const struct view *v, const char *role_name) {
-  const struct uat_playbook *pb = v->ctx->playbook;
+  return uat_gate_who_may_sign(v->ctx, &v->snap->verdict, role_name);
+}
+
+char *uat_gate_who_may_sign(const struct uat_context *ctx, const struct uat_gate_verdict *verdict,
+                            const char *role_name) {
+  const struct uat_playbook *pb = ctx->playbook;
   const struct uat_role *role = uat_playbook_find_role(pb, role_name);
   struct uat_strbuf may, ruled_out;
   uat_strbuf_init(&may, 0);
@@ -177,8 +182,7 @@ static char *who_may_sign(const struct view *v, const char *role_name) {
   for (size_t i = 0; role && i < role->nmembers && rc == 0; i++) {
     const char *person = role->members[i];
     const struct uat_gate_item *other =
-        pb->distinct_signers ? uat_gate_other_role_signed_by(&v->snap->verdict, role_name, person)
-                             : NULL;
+        pb->distinct_signers ? uat_gate_other_role_signed_by(verdict, role_name, person) : NULL;
     if (other)
       rc = uat_strbuf_addf(&ruled_out, "%s%s, who signed for %s", ruled_out.len ? "; " : "", person,
                            other->item->role);
@@ -357,10 +361,12 @@ static bool role_seen_before(const struct uat_gate_verdict *verdict, size_t upto
   return false;
 }
 
-/* The signoff command for a role: interactive (item NULL), or the
- * non-interactive form for one item, as chat bots and scripts use it. */
 static char *signoff_command(const struct view *v, const char *role, const char *item) {
-  char *base = uat_gate_command_for(v->ctx, "signoff");
+  return uat_gate_signoff_command(v->ctx, role, item);
+}
+
+char *uat_gate_signoff_command(const struct uat_context *ctx, const char *role, const char *item) {
+  char *base = uat_gate_command_for(ctx, "signoff");
   if (!base)
     return NULL;
   struct uat_strbuf sb;
@@ -372,7 +378,7 @@ static char *signoff_command(const struct view *v, const char *role, const char 
     rc = rc ? rc : uat_strbuf_adds(&sb, " --item");
     rc = rc ? rc : uat_gate_add_word(&sb, item);
     /* On a PostgreSQL ledger the signer is whoever connects: there is no name to give. */
-    bool team = uat_ledger_is_url(v->ctx->ledger_path);
+    bool team = uat_ledger_is_url(ctx->ledger_path);
     rc = rc ? rc : uat_strbuf_adds(&sb, team ? " --approve" : " --approve --by NAME");
   }
   free(base);
@@ -628,6 +634,30 @@ static int write_json(const struct view *v, const struct uat_run_result *run, co
   return rc;
 }
 
+/* --report-html with the sign-offs, then notify: (gate only: status is a look, not an event).
+ * Returns 0, 2 when the HTML report could not be written, -1 when out of memory. */
+static int tell_people(const struct uat_context *ctx, const struct uat_run_result *run,
+                       const struct uat_gate_snapshot *snap, const char *head) {
+  const struct uat_cli_options *o = ctx->opts;
+  bool notify = strcmp(o->command, "gate") == 0 && ctx->playbook->notify.nwebhooks > 0;
+  if (!o->report_html && !notify)
+    return 0;
+  struct uat_gate_view_owned gv;
+  if (uat_gate_view_build(ctx, snap, head, &gv) != 0)
+    return -1;
+  struct uat_error err;
+  int rc = 0;
+  if (o->report_html && uat_report_html_write(run, &gv.view, o->report_html, &err) != 0) {
+    uat_cli_error(o, "%s", err.text);
+    rc = UAT_EXIT_USAGE;
+  }
+  /* Told even when a report failed: the verdict is what people wait for. */
+  if (notify)
+    uat_gate_notify(ctx, &gv.view);
+  uat_gate_view_release(&gv);
+  return rc;
+}
+
 static int open_ledger_if_any(const struct uat_context *ctx, struct uat_ledger **ledger,
                               struct uat_error *err) {
   *ledger = NULL;
@@ -663,6 +693,9 @@ static int show_verdict(const struct uat_context *ctx, const struct uat_run_resu
     uat_cli_error(o, "%s", err.text);
     rc = UAT_EXIT_USAGE;
   }
+  int told = rc >= 0 ? tell_people(ctx, run, &snap, head) : 0;
+  if (told != 0)
+    rc = told == UAT_EXIT_USAGE ? UAT_EXIT_USAGE : -1;
   if (rc < 0) {
     uat_cli_error(o, "cannot describe the gate: out of memory");
     rc = UAT_EXIT_USAGE;
@@ -684,6 +717,7 @@ int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
   /* The run itself writes no JSON report here: this command writes it with the verdict. */
   struct uat_cli_options run_opts = *opts;
   run_opts.report_json = NULL;
+  run_opts.report_html = NULL; /* nor the HTML one, which shows the sign-offs too */
   struct uat_context ctx;
   unsigned flags = UAT_CTX_NEED_RELEASE | (run_checks ? UAT_CTX_SECRETS : 0);
   if (uat_context_open(&ctx, &run_opts, flags, &err) != 0) {
@@ -691,7 +725,7 @@ int uat_gate_show(const struct uat_cli_options *opts, bool run_checks) {
     return UAT_EXIT_USAGE;
   }
   ctx.opts = opts; /* commands suggested from here name the playbook as the user gave it */
-  if (uat_context_check_reports(&ctx, opts->report_junit, opts->report_json, &err) != 0) {
+  if (uat_context_check_all_reports(&ctx, opts, &err) != 0) {
     uat_cli_error(opts, "%s", err.text);
     uat_context_close(&ctx);
     return UAT_EXIT_USAGE;

@@ -42,6 +42,14 @@ int uat_gate_digest(const struct uat_context *ctx, char out[UAT_DIGEST_HEX], str
 const struct uat_gate_item *uat_gate_other_role_signed_by(const struct uat_gate_verdict *v,
                                                           const char *role, const char *person);
 
+/* Who may still sign for role: "nesserine, myriam", leaving out (and naming) people
+ * distinct_signers rules out. NULL (out of memory) or the caller's. */
+char *uat_gate_who_may_sign(const struct uat_context *ctx, const struct uat_gate_verdict *verdict,
+                            const char *role);
+/* The signoff command for a role: interactive (item NULL), or the non-interactive form for one
+ * item, as chat bots and scripts use it. NULL (out of memory) or the caller's. */
+char *uat_gate_signoff_command(const struct uat_context *ctx, const char *role, const char *item);
+
 /* Appends " WORD", single-quoted when the shell would split or expand it. */
 int uat_gate_add_word(struct uat_strbuf *sb, const char *word);
 /* "uatrun VERB PLAYBOOK --release R --commit C" for ctx, quoted for a shell, followed (but for

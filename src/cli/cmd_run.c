@@ -107,6 +107,10 @@ static int write_reports(struct uat_context *ctx, const struct uat_run_result *r
     uat_cli_error(o, "%s", err.text);
     rc = UAT_EXIT_USAGE;
   }
+  if (o->report_html && uat_report_html_write(run, NULL, o->report_html, &err) != 0) {
+    uat_cli_error(o, "%s", err.text);
+    rc = UAT_EXIT_USAGE;
+  }
   return rc;
 }
 
@@ -387,7 +391,7 @@ int uat_execute_run(struct uat_context *ctx, struct uat_run_result **out) {
   struct uat_error err;
   char digest[UAT_DIGEST_HEX];
   *out = NULL;
-  if (uat_context_check_reports(ctx, o->report_junit, o->report_json, &err) != 0 ||
+  if (uat_context_check_all_reports(ctx, o, &err) != 0 ||
       prepare_artifacts(o->artifacts, &err) != 0 || compile_selected(ctx, &err) != 0 ||
       uat_playbook_digest(ctx->playbook, uat_sandbox_bundled_dir(NULL), digest, &err) != 0) {
     uat_cli_error(o, "%s", err.text);

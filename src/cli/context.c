@@ -189,6 +189,10 @@ int uat_context_open(struct uat_context *ctx, const struct uat_cli_options *opts
   for (size_t i = 0; i < pb->nsecrets; i++)
     if (uat_redactor_add(&ctx->redactor, pb->secrets[i].value) != 0)
       goto oom;
+  /* A webhook URL is its token: hidden wherever it could show (a curl error, a report). */
+  for (size_t i = 0; i < pb->notify.nwebhooks; i++)
+    if (uat_redactor_add(&ctx->redactor, pb->notify.webhooks[i].url) != 0)
+      goto oom;
   for (size_t i = 0; i < opts->nvars; i++)
     if (uat_playbook_set_var(pb, opts->vars[i], err) != 0) {
       /* The message quotes what was given, which may hold a secret pasted by mistake. */
@@ -345,5 +349,23 @@ int uat_context_check_reports(const struct uat_context *ctx, const char *junit, 
                          "--report-junit '%s' and --report-json '%s' name the same file, so the "
                          "JSON report would replace the JUnit one; give them different names",
                          junit, json);
+  return 0;
+}
+
+int uat_context_check_all_reports(const struct uat_context *ctx, const struct uat_cli_options *opts,
+                                  struct uat_error *err) {
+  const char *html = opts->report_html;
+  if (uat_context_check_reports(ctx, opts->report_junit, opts->report_json, err) != 0 ||
+      check_report_path(html, "--report-html", err) != 0 ||
+      check_report_target(ctx, html, "--report-html", err) != 0)
+    return -1;
+  const char *other = same_file(html, opts->report_junit)  ? "--report-junit"
+                      : same_file(html, opts->report_json) ? "--report-json"
+                                                           : NULL;
+  if (other)
+    return uat_error_set(err,
+                         "--report-html '%s' and %s name the same file, so one report would "
+                         "replace the other; give them different names",
+                         html, other);
   return 0;
 }

@@ -45,6 +45,10 @@ const char *uat_context_env_commit(void);
  * Returns 0, or -1 with err set. */
 int uat_context_check_reports(const struct uat_context *ctx, const char *junit, const char *json,
                               struct uat_error *err);
+/* The same for every --report-* path of opts (--report-html too): any two naming one file
+ * are refused. */
+int uat_context_check_all_reports(const struct uat_context *ctx,
+                                  const struct uat_cli_options *opts, struct uat_error *err);
 
 /* Runs the selected checks with terminal output, writes the --report-* files and
  * records the run in the ledger (prints the new chain head). Shared by run and gate.

@@ -40,13 +40,17 @@ struct loader {
 /* What a node holds, with plain scalars typed by the YAML 1.2 core schema. */
 enum kind { K_NULL, K_BOOL, K_INT, K_FLOAT, K_STRING, K_MAPPING, K_LIST };
 
-static const char *const top_keys[] = {"name",     "target", "secrets", "vars",   "checks",
-                                       "signoffs", "roles",  "gate",    "ledger", NULL};
+static const char *const top_keys[] = {"name",  "target", "secrets", "vars",   "checks", "signoffs",
+                                       "roles", "gate",   "ledger",  "notify", NULL};
 static const char *const target_keys[] = {"base_url", "timeout", "headers", "build", NULL};
 static const char *const build_keys[] = {"url", "json", "expect", "wait", "interval", NULL};
 static const char *const check_keys[] = {"id",   "title",   "script",  "run",    "with",
                                          "tags", "timeout", "retries", "memory", NULL};
 static const char *const signoff_keys[] = {"id", "role", "text", NULL};
+static const char *const notify_keys[] = {"webhooks", "page_url", "timeout", NULL};
+static const char *const webhook_keys[] = {"type", "url", "on", NULL};
+static const char *const webhook_types[] = {"slack", "mattermost", "teams", "json", NULL};
+static const char *const notify_events[] = {"waiting", "open", "blocked", "failed", NULL};
 static const char *const gate_keys[] = {"signoff_max_age", "distinct_signers", "require_signatures",
                                         "allowed_signers", NULL};
 
@@ -966,6 +970,153 @@ static int parse_gate(struct loader *L, yaml_node_t *root) {
   return parse_signatures(L, map);
 }
 
+/* ---- notify: webhooks the gate tells about its verdict ---- */
+
+static bool http_url(const char *s) {
+  return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
+}
+
+static int parse_webhook_type(struct loader *L, yaml_node_t *n, struct uat_webhook *w) {
+  char *type;
+  if (want_nonempty_string(L, n, "type", false, &type) != 0)
+    return -1;
+  size_t i = 0;
+  while (webhook_types[i] && strcmp(webhook_types[i], type) != 0)
+    i++;
+  free(type);
+  if (!webhook_types[i])
+    return fail(L, n, "webhook type '%s' is unknown; write type: slack, mattermost, teams or json",
+                text_of(n));
+  w->type = (enum uat_webhook_type)i;
+  return 0;
+}
+
+/* The URL of an incoming webhook is its password: it may only come from the environment, and
+ * no message quotes it. An empty value turns the webhook off (url: ${SLACK_WEBHOOK_URL:-}). */
+static int parse_webhook_url(struct loader *L, yaml_node_t *n, struct uat_webhook *w) {
+  if (n->type != YAML_SCALAR_NODE || kind_of(n) == K_NULL || !strstr(text_of(n), "${"))
+    return fail(L, n,
+                "a webhook's url holds its token, so it must come from the environment; write "
+                "url: ${SLACK_WEBHOOK_URL} (any variable name) and export that variable");
+  if (want_string(L, n, "url", true, &w->url) != 0)
+    return -1;
+  if (*w->url && (!http_url(w->url) || strpbrk(w->url, " \t\r\n")))
+    return fail(L, n,
+                "the webhook url (from the environment) is not an http:// or https:// URL "
+                "without spaces; check the variable's value (it is not shown: it is a secret)");
+  return 0;
+}
+
+static int parse_webhook_on(struct loader *L, yaml_node_t *n, struct uat_webhook *w) {
+  yaml_node_t *list;
+  if (want_list(L, n, "on", "on: [waiting, open, blocked]", &list) != 0)
+    return -1;
+  if (!list || item_count(list) == 0)
+    return fail(L, n,
+                "'on' is empty; list the events among waiting, open, blocked, failed, or "
+                "remove the webhook");
+  w->on = 0;
+  for (yaml_node_item_t *i = list->data.sequence.items.start; i < list->data.sequence.items.top;
+       i++) {
+    yaml_node_t *item = node_at(L, *i);
+    size_t k = 0;
+    while (item->type == YAML_SCALAR_NODE && notify_events[k] &&
+           strcmp(notify_events[k], text_of(item)) != 0)
+      k++;
+    if (item->type != YAML_SCALAR_NODE || !notify_events[k])
+      return fail(L, item,
+                  "'%s' is not a gate event; write waiting (sign-offs missing), open, blocked (a "
+                  "sign-off rejected) or failed (the checks did not pass)",
+                  item->type == YAML_SCALAR_NODE ? text_of(item) : describe(item));
+    w->on |= 1u << k;
+  }
+  return 0;
+}
+
+static int parse_webhook(struct loader *L, yaml_node_t *n, struct uat_webhook *w) {
+  yaml_node_t *map;
+  if (want_mapping(L, n, "webhook",
+                   "- { type: slack, url: \"${SLACK_WEBHOOK_URL}\", on: [waiting, blocked] }",
+                   &map) != 0)
+    return -1;
+  if (!map)
+    return fail(L, n, "a webhook is empty; give it type: and url:");
+  w->line = line_of(map);
+  w->col = col_of(map);
+  w->on = UAT_NOTIFY_DEFAULT_ON;
+  if (check_mapping_keys(L, map, "a webhook", webhook_keys) != 0)
+    return -1;
+  yaml_node_t *type = field(L, map, "type", NULL), *url = field(L, map, "url", NULL);
+  yaml_node_t *on = field(L, map, "on", NULL);
+  if (!type)
+    return fail(L, map, "a webhook is missing 'type'; add type: slack, mattermost, teams or json");
+  if (!url)
+    return fail(L, map,
+                "a webhook is missing 'url'; add url: ${SLACK_WEBHOOK_URL} (from the "
+                "environment: the URL is a secret)");
+  if (parse_webhook_type(L, type, w) != 0 || parse_webhook_url(L, url, w) != 0)
+    return -1;
+  return on ? parse_webhook_on(L, on, w) : 0;
+}
+
+static int parse_webhooks(struct loader *L, yaml_node_t *n) {
+  struct uat_notify *nf = &L->pb->notify;
+  yaml_node_t *list;
+  if (want_list(L, n, "webhooks", "webhooks: [{ type: slack, url: \"${SLACK_WEBHOOK_URL}\" }]",
+                &list) != 0)
+    return -1;
+  if (!list)
+    return 0;
+  nf->webhooks = calloc(item_count(list) ? item_count(list) : 1, sizeof *nf->webhooks);
+  if (!nf->webhooks)
+    return oom(L, list);
+  for (yaml_node_item_t *i = list->data.sequence.items.start; i < list->data.sequence.items.top;
+       i++)
+    if (parse_webhook(L, node_at(L, *i), &nf->webhooks[nf->nwebhooks++]) != 0)
+      return -1;
+  return 0;
+}
+
+static int parse_notify_options(struct loader *L, yaml_node_t *map) {
+  struct uat_notify *nf = &L->pb->notify;
+  yaml_node_t *page = field(L, map, "page_url", NULL), *timeout = field(L, map, "timeout", NULL);
+  if (page && want_string(L, page, "page_url", true, &nf->page_url) != 0)
+    return -1;
+  if (nf->page_url && !*nf->page_url) { /* page_url: ${UATRUN_PAGE_URL:-}: no page */
+    free(nf->page_url);
+    nf->page_url = NULL;
+  }
+  /* Chats link it in their markup (Slack: <URL|label>): no character that would end it. */
+  if (nf->page_url && (!http_url(nf->page_url) || strpbrk(nf->page_url, " \t\r\n<>|\"")))
+    return fail(L, page,
+                "'page_url' must be an http:// or https:// URL without spaces, <, >, | or \", "
+                "e.g. page_url: https://uat.example.org/");
+  if (timeout && want_duration(L, timeout, "timeout", true, &nf->timeout_s) != 0)
+    return -1;
+  if (nf->timeout_s > UAT_MAX_NOTIFY_TIMEOUT_S)
+    return fail(L, timeout,
+                "notify.timeout is longer than %.0fs; a gate must not hang on a chat server: "
+                "give at most 60s",
+                UAT_MAX_NOTIFY_TIMEOUT_S);
+  return 0;
+}
+
+/* notify: { page_url:, timeout:, webhooks: [...] }, or the list of webhooks alone. */
+static int parse_notify(struct loader *L, yaml_node_t *root) {
+  yaml_node_t *n = field(L, root, "notify", NULL);
+  L->pb->notify.timeout_s = UAT_DEFAULT_NOTIFY_TIMEOUT_S;
+  if (!n || kind_of(n) == K_NULL)
+    return 0;
+  if (n->type == YAML_SEQUENCE_NODE)
+    return parse_webhooks(L, n);
+  yaml_node_t *map;
+  if (want_mapping(L, n, "notify", "notify: { webhooks: [{ type: slack, url: ... }] }", &map) != 0)
+    return -1;
+  if (check_mapping_keys(L, map, "notify", notify_keys) != 0 || parse_notify_options(L, map) != 0)
+    return -1;
+  return parse_webhooks(L, field(L, map, "webhooks", NULL));
+}
+
 static int parse_ledger(struct loader *L, yaml_node_t *root) {
   yaml_node_t *n = field(L, root, "ledger", NULL);
   char *written = NULL;
@@ -1231,7 +1382,8 @@ static int parse_root(struct loader *L, yaml_node_t *root) {
     return -1;
   if (object_field(L, field(L, root, "vars", NULL), "vars", &pb->vars) != 0)
     return -1;
-  if (parse_roles(L, root) != 0 || parse_gate(L, root) != 0 || parse_ledger(L, root) != 0)
+  if (parse_roles(L, root) != 0 || parse_gate(L, root) != 0 || parse_ledger(L, root) != 0 ||
+      parse_notify(L, root) != 0)
     return -1;
   return parse_checks(L, root) != 0 || parse_signoffs(L, root) != 0 ? -1 : 0;
 }
@@ -1512,6 +1664,14 @@ void uat_playbook_free(struct uat_playbook *pb) {
   free(pb->base_url);
   free(pb->ledger_path);
   free(pb->allowed_signers);
+  for (size_t i = 0; i < pb->notify.nwebhooks; i++) {
+    char *url = pb->notify.webhooks[i].url;
+    if (url) /* wiped like a secret: it is one */
+      memset(url, 0, strlen(url));
+    free(url);
+  }
+  free(pb->notify.webhooks);
+  free(pb->notify.page_url);
   free(pb);
 }
 
@@ -1603,4 +1763,8 @@ bool uat_role_has_member(const struct uat_role *role, const char *person) {
     if (strcmp(role->members[i], person) == 0)
       return true;
   return false;
+}
+
+const char *uat_webhook_type_name(enum uat_webhook_type t) {
+  return (unsigned)t < sizeof webhook_types / sizeof webhook_types[0] - 1 ? webhook_types[t] : "?";
 }

@@ -22,6 +22,8 @@
 #define UAT_DEFAULT_SIGNOFF_MAX_AGE_S (72.0 * 3600)
 #define UAT_DEFAULT_BUILD_INTERVAL_S 2.0
 #define UAT_SECRET_MIN_LEN 4 /* shorter values cannot be masked without showing them */
+#define UAT_DEFAULT_NOTIFY_TIMEOUT_S 10.0
+#define UAT_MAX_NOTIFY_TIMEOUT_S 60.0 /* a gate waits on each webhook at most this long */
 
 struct uat_header {
   char *name;
@@ -73,6 +75,39 @@ struct uat_signoff_item {
   int line, col;
 };
 
+/* notify.webhooks[].type: which chat (or plain JSON) payload a webhook receives. */
+enum uat_webhook_type {
+  UAT_WEBHOOK_SLACK,
+  UAT_WEBHOOK_MATTERMOST,
+  UAT_WEBHOOK_TEAMS,
+  UAT_WEBHOOK_JSON,
+};
+
+/* notify.webhooks[].on: what the gate tells a webhook about (a bit set). */
+enum {
+  UAT_NOTIFY_WAITING = 1u << 0, /* exit 3: sign-offs are missing */
+  UAT_NOTIFY_OPEN = 1u << 1,    /* exit 0 */
+  UAT_NOTIFY_BLOCKED = 1u << 2, /* exit 1: a sign-off was rejected */
+  UAT_NOTIFY_FAILED = 1u << 3,  /* exit 1: the checks did not pass (or did not run) */
+};
+#define UAT_NOTIFY_DEFAULT_ON (UAT_NOTIFY_WAITING | UAT_NOTIFY_OPEN | UAT_NOTIFY_BLOCKED)
+
+struct uat_webhook {
+  enum uat_webhook_type type;
+  char *url; /* expanded from the environment; a secret (hidden by the context's redactor);
+                "" when the variable is empty: this webhook is off */
+  unsigned on;
+  int line, col; /* where the webhook starts in the playbook */
+};
+
+/* notify: who the gate tells about its verdict. */
+struct uat_notify {
+  struct uat_webhook *webhooks;
+  size_t nwebhooks;
+  char *page_url;   /* the sign-off page to link (uatrun serve), or NULL */
+  double timeout_s; /* per webhook request */
+};
+
 struct uat_role {
   char *name;
   char **members;
@@ -103,6 +138,7 @@ struct uat_playbook {
   bool require_signatures; /* gate and verify-ledger check every decision's SSH signature */
   char *allowed_signers;   /* resolved path of the OpenSSH allowed_signers file, or NULL */
   char *ledger_path; /* resolved; UATRUN_LEDGER is applied by the caller, not here */
+  struct uat_notify notify;
 };
 
 struct uat_playbook_options {
@@ -132,5 +168,7 @@ const struct uat_check *uat_playbook_find_check(const struct uat_playbook *pb, c
 const struct uat_role *uat_playbook_find_role(const struct uat_playbook *pb, const char *name);
 bool uat_check_has_tag(const struct uat_check *check, const char *tag);
 bool uat_role_has_member(const struct uat_role *role, const char *person);
+/* "slack" "mattermost" "teams" "json". */
+const char *uat_webhook_type_name(enum uat_webhook_type t);
 
 #endif

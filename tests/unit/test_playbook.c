@@ -97,7 +97,58 @@ static const char *const env_empty_token[] = {"TM_TOKEN=", NULL};
 static const char *const env_short_token[] = {"TM_TOKEN=abc", NULL};
 static const char *const env_latin1[] = {"LATIN1=caf\xe9", NULL};
 
+static const char *const env_hook[] = {"H=http://127.0.0.1:9/T0KEN", "FTP=ftp://h/T0KEN", NULL};
+
 static const struct bad_case bad_cases[] = {
+    {"webhook url written in the playbook (its token would be in git)",
+     HEAD CHECK "notify:\n  - { type: slack, url: \"https://hooks.example/T0KEN\" }\n",
+     NULL,
+     7,
+     25,
+     {"must come from the environment", "url: ${SLACK_WEBHOOK_URL}"}},
+    {"webhook type unknown",
+     HEAD CHECK "notify:\n  - { type: discord, url: \"${H}\" }\n",
+     env_hook,
+     7,
+     13,
+     {"webhook type 'discord' is unknown", "slack, mattermost, teams or json"}},
+    {"webhook event unknown",
+     HEAD CHECK "notify:\n  - { type: json, url: \"${H}\", on: [opened] }\n",
+     env_hook,
+     7,
+     37,
+     {"'opened' is not a gate event", "waiting", "blocked"}},
+    {"webhook url not http",
+     HEAD CHECK "notify:\n  - { type: json, url: \"${FTP}\" }\n",
+     env_hook,
+     7,
+     24,
+     {"not an http:// or https:// URL", "it is a secret"}},
+    {"webhook without url",
+     HEAD CHECK "notify:\n  webhooks:\n    - { type: slack }\n",
+     NULL,
+     8,
+     7,
+     {"a webhook is missing 'url'"}},
+    {"webhook key unknown",
+     HEAD CHECK "notify:\n  - { type: slack, url: \"${H}\", channel: x }\n",
+     env_hook,
+     7,
+     33,
+     {"unknown key 'channel'"}},
+    {"notify timeout too long",
+     HEAD CHECK "notify:\n  timeout: 5m\n",
+     NULL,
+     7,
+     12,
+     {"notify.timeout is longer than 60s"}},
+    {"notify page_url that would break a chat link",
+     HEAD CHECK "notify:\n  page_url: \"https://uat.example.org/|<!channel>\"\n",
+     NULL,
+     7,
+     13,
+     {"'page_url' must be an http:// or https:// URL"}},
+    {"notify is text", HEAD CHECK "notify: yes\n", NULL, 6, 9, {"'notify' must be a mapping"}},
     {"empty file", "", NULL, 1, 1, {"the playbook is empty", "name:"}},
     {"only comments", "# nothing yet\n", NULL, 1, 1, {"the playbook is empty"}},
     {"top level is a list", "- a\n- b\n", NULL, 1, 1, {"must be a mapping", "got a list"}},
@@ -1013,6 +1064,47 @@ static void test_free_null(void **state) {
 }
 
 /* target.build as parsed, its defaults, and expect: expanded when the wait starts. */
+static void test_notify(void **state) {
+  (void)state;
+  struct scratch s;
+  scratch_open(&s, HEAD CHECK "notify:\n"
+                              "  page_url: \"${PAGE:-}\"\n"
+                              "  timeout: 3s\n"
+                              "  webhooks:\n"
+                              "    - { type: slack, url: \"${H}\" }\n"
+                              "    - { type: teams, url: \"${OFF:-}\", on: [open, failed] }\n"
+                              "    - type: json\n"
+                              "      url: \"${H}/json\"\n"
+                              "      on: [blocked]\n");
+  struct uat_error err;
+  struct uat_playbook *pb = load_with(s.path, env_hook, &err);
+  if (!pb)
+    fail_msg("%s", err.text);
+  const struct uat_notify *nf = &pb->notify;
+  assert_null(nf->page_url); /* empty: no page */
+  assert_true(nf->timeout_s == 3);
+  assert_int_equal(nf->nwebhooks, 3);
+  assert_int_equal(nf->webhooks[0].type, UAT_WEBHOOK_SLACK);
+  assert_string_equal(nf->webhooks[0].url, "http://127.0.0.1:9/T0KEN");
+  assert_int_equal(nf->webhooks[0].on, UAT_NOTIFY_DEFAULT_ON);
+  assert_int_equal(nf->webhooks[1].type, UAT_WEBHOOK_TEAMS);
+  assert_string_equal(nf->webhooks[1].url, ""); /* off */
+  assert_int_equal(nf->webhooks[1].on, UAT_NOTIFY_OPEN | UAT_NOTIFY_FAILED);
+  assert_int_equal(nf->webhooks[2].on, UAT_NOTIFY_BLOCKED);
+  assert_int_equal(nf->webhooks[2].line, 12);
+  assert_string_equal(uat_webhook_type_name(nf->webhooks[2].type), "json");
+  uat_playbook_free(pb);
+  scratch_close(&s);
+
+  scratch_open(&s, HEAD CHECK);
+  pb = load_with(s.path, NULL, &err);
+  assert_non_null(pb);
+  assert_int_equal(pb->notify.nwebhooks, 0);
+  assert_true(pb->notify.timeout_s == UAT_DEFAULT_NOTIFY_TIMEOUT_S);
+  uat_playbook_free(pb);
+  scratch_close(&s);
+}
+
 static void test_build_target(void **state) {
   (void)state;
   struct scratch s;
@@ -1094,6 +1186,7 @@ int main(void) {
       cmocka_unit_test(test_script_byte_order_mark),
       cmocka_unit_test(test_free_null),
       cmocka_unit_test(test_build_target),
+      cmocka_unit_test(test_notify),
   };
   enum { NFIXED = sizeof fixed / sizeof fixed[0] };
   struct CMUnitTest tests[NFIXED + NBAD];
