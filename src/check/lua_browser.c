@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #define BROWSER_MT "uat.browser"
+#define JSON_BOX_MT "uat.browser.json"
 #define ELEMENT_KEY "element-6066-11e4-a52e-4f735466cecf"
 #define POLL_MS 100
 #define STOP_TIMEOUT_S 3.0 /* closing a browser may use this much even past the deadline */
@@ -67,7 +68,12 @@ static json_t *command(lua_State *L, struct browser *b, const char *method, cons
                        json_t *body, const char *what) {
   struct uat_error err;
   json_t *value = NULL;
-  int rc = uat_webdriver_command(b->wd, method, path, body, time_left(L, what), &value, what, &err);
+  double left = uat_lua_remaining(L);
+  if (left <= 0) {
+    json_decref(body);
+    time_left(L, what); /* raises */
+  }
+  int rc = uat_webdriver_command(b->wd, method, path, body, left, &value, what, &err);
   json_decref(body);
   if (rc != 0)
     raise_redacted(L, err.text);
@@ -121,21 +127,41 @@ static char *origin_of(const char *url) {
 }
 
 /* [-0, +0, e] The table field `key` of opts converted to JSON (NULL when absent). */
+static int l_json_box_gc(lua_State *L) {
+  json_t **box = lua_touserdata(L, 1);
+  if (box && *box) {
+    json_decref(*box);
+    *box = NULL;
+  }
+  return 0;
+}
+
+/* [-0, +1, m] Pushes a userdata owning j (released when collected): a browser call that
+ * raises part-way through browser.open then leaks none of the options it was given. */
+static json_t *push_json_box(lua_State *L, json_t *j) {
+  json_t **box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  luaL_setmetatable(L, JSON_BOX_MT);
+  *box = j;
+  return j;
+}
+
+/* [-0, +1, e] opts[key] as a JSON object, owned by a box pushed on the stack (the pointer
+ * is borrowed); NULL (and a box holding nothing) when absent. */
 static json_t *opt_json(lua_State *L, int opts, const char *key) {
   if (opts == 0 || lua_getfield(L, opts, key) == LUA_TNIL) {
     if (opts)
       lua_pop(L, 1);
-    return NULL;
+    return push_json_box(L, NULL);
   }
   struct uat_error err;
   json_t *j = uat_lua_to_json(L, -1, &err);
   lua_pop(L, 1);
   if (!j)
     luaL_error(L, "browser.open: %s: %s", key, err.text);
-  if (!json_is_object(j)) {
-    json_decref(j);
+  push_json_box(L, j);
+  if (!json_is_object(j))
     luaL_error(L, "browser.open: %s must be a table of names to strings", key);
-  }
   return j;
 }
 
@@ -236,11 +262,12 @@ static void start_browser(lua_State *L, struct browser *b, int opts) {
  * document of the target origin only: an app that rewrites its stored state on start sees
  * the values, and later navigations do not seed them again. */
 static char *storage_script(json_t *local, json_t *session, const char *origin) {
-  json_t *o = json_string(origin);
-  char *lj = json_dumps(local ? local : json_object(), JSON_COMPACT | JSON_ESCAPE_SLASH);
-  char *sj = json_dumps(session ? session : json_object(), JSON_COMPACT | JSON_ESCAPE_SLASH);
+  json_t *o = json_string(origin), *none = json_object();
+  char *lj = json_dumps(local ? local : none, JSON_COMPACT | JSON_ESCAPE_SLASH);
+  char *sj = json_dumps(session ? session : none, JSON_COMPACT | JSON_ESCAPE_SLASH);
   char *oj = json_dumps(o, JSON_ENCODE_ANY | JSON_ESCAPE_SLASH);
   json_decref(o);
+  json_decref(none);
   struct uat_strbuf sb;
   uat_strbuf_init(&sb, 0);
   int bad = !lj || !sj || !oj;
@@ -294,13 +321,12 @@ static int l_open(lua_State *L) {
   json_t *headers = opt_json(L, opts, "headers");
   if (headers) {
     json_decref(cdp(L, b, "Network.enable", NULL));
-    json_decref(cdp(L, b, "Network.setExtraHTTPHeaders", json_pack("{s:o}", "headers", headers)));
+    json_decref(cdp(L, b, "Network.setExtraHTTPHeaders", json_pack("{s:O}", "headers", headers)));
   }
   bool web = strcmp(url, "about:blank") != 0;
   json_t *cookies = opt_json(L, opts, "cookies");
   if (cookies && web)
     set_cookies(L, b, cookies, url);
-  json_decref(cookies);
   json_t *local = opt_json(L, opts, "local_storage");
   json_t *session = opt_json(L, opts, "session_storage");
   const char *script_id = NULL;
@@ -308,19 +334,13 @@ static int l_open(lua_State *L) {
     char *origin = origin_of(url);
     char *src = origin ? storage_script(local, session, origin) : NULL;
     free(origin);
-    json_decref(local);
-    json_decref(session);
-    local = session = NULL;
     if (!src)
       return luaL_error(L, "browser.open: out of memory");
-    json_t *r = cdp(L, b, "Page.addScriptToEvaluateOnNewDocument", json_pack("{s:s}", "source", src));
+    json_t *params = json_pack("{s:s}", "source", src);
     free(src);
-    lua_pushstring(L, json_string_value(json_object_get(r, "identifier")));
-    json_decref(r);
-    script_id = lua_tostring(L, -1);
+    json_t *r = push_json_box(L, cdp(L, b, "Page.addScriptToEvaluateOnNewDocument", params));
+    script_id = json_string_value(json_object_get(r, "identifier")); /* the box keeps it */
   }
-  json_decref(local);
-  json_decref(session);
   navigate(L, b, url, "browser.open");
   if (script_id)
     json_decref(cdp(L, b, "Page.removeScriptToEvaluateOnNewDocument",
@@ -833,6 +853,10 @@ void uat_lua_open_browser(lua_State *L) {
       {"url", l_url},     {"title", l_title}, {"eval", l_eval},     {"screenshot", l_screenshot},
       {"console", l_console}, {"requests", l_requests}, {"close", l_close}, {NULL, NULL},
   };
+  luaL_newmetatable(L, JSON_BOX_MT);
+  lua_pushcfunction(L, l_json_box_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
   luaL_newmetatable(L, BROWSER_MT);
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index");
