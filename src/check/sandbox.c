@@ -7,6 +7,7 @@
 
 #include "util/fsutil.h"
 #include "check/lua_api.h"
+#include "check/run_share.h"
 #include "util/strbuf.h"
 
 #include <lauxlib.h>
@@ -485,8 +486,12 @@ static void check_cycle(lua_State *L, const char *name) {
   lua_pop(L, 1);
 }
 
-/* Reads and compiles the module file; pushes the chunk. */
+/* Pushes the module's chunk: the run's kept bytecode when another check compiled it
+ * already, else the file read and compiled as text (then kept for the next checks). */
 static void load_module(lua_State *L, const char *path, const char *chunkname) {
+  struct uat_run_share *share = sandbox_of(L)->ctx.env->share;
+  if (uat_run_share_load_module(share, L, path, chunkname))
+    return;
   struct uat_error err;
   size_t len;
   char *src = uat_file_read(path, MAX_MODULE_SIZE, &len, &err);
@@ -498,6 +503,7 @@ static void load_module(lua_State *L, const char *path, const char *chunkname) {
   free(src);
   if (rc != LUA_OK)
     lua_error(L);
+  uat_run_share_keep_module(share, L, path, chunkname);
 }
 
 /* [-0, +1, m] Pushes the real path of the module file at path when it lies inside dir
