@@ -5,6 +5,7 @@
  * these, dumped by this process from text it compiled itself. */
 #include "check/run_share.h"
 
+#include "net/http.h"
 #include "util/strbuf.h"
 
 #include <lauxlib.h>
@@ -30,12 +31,18 @@ struct uat_run_share {
   int refs;
   struct chunk *chunks;
   size_t kept_bytes;
+  struct uat_http_share *http;
 };
 
 struct uat_run_share *uat_run_share_new(struct uat_error *err) {
   struct uat_run_share *share = calloc(1, sizeof *share);
   if (!share) {
     uat_error_set(err, "out of memory preparing the run");
+    return NULL;
+  }
+  share->http = uat_http_share_new(err);
+  if (!share->http) {
+    free(share);
     return NULL;
   }
   pthread_mutex_init(&share->lock, NULL);
@@ -71,8 +78,13 @@ void uat_run_share_unref(struct uat_run_share *share) {
     next = c->next;
     free_chunk(c);
   }
+  uat_http_share_free(share->http);
   pthread_mutex_destroy(&share->lock);
   free(share);
+}
+
+struct uat_http_share *uat_run_share_http(struct uat_run_share *share) {
+  return share ? share->http : NULL;
 }
 
 /* The kept chunk for (path, chunkname), or NULL. Chunks are never changed or freed while

@@ -1,6 +1,7 @@
 /* What the checks of one run share, so that each check's fresh sandbox does not redo work
- * another check already did: the compiled bytecode of the modules they `require`. Nothing a
- * script can see or change is shared: each check still gets its own Lua state.
+ * another check already did: the compiled bytecode of the modules they `require`, and the
+ * HTTP layer's DNS and TLS session caches. Nothing a script can see or change is shared:
+ * each check still gets its own Lua state, its own connections and its own cookie jars.
  * The runner makes one per run; every attempt thread holds a reference (an abandoned,
  * stuck thread may outlive the run), and the last uat_run_share_unref frees it.
  * All functions are safe to call from concurrent check threads. */
@@ -13,6 +14,7 @@
 #include <stdbool.h>
 
 struct uat_run_share;
+struct uat_http_share;
 
 /* A share with one reference. NULL with err set when memory or libcurl fails. */
 struct uat_run_share *uat_run_share_new(struct uat_error *err);
@@ -33,5 +35,8 @@ bool uat_run_share_load_module(struct uat_run_share *share, lua_State *L, const 
  * or the cache is full: a later check then compiles the text itself. */
 void uat_run_share_keep_module(struct uat_run_share *share, lua_State *L, const char *path,
                                const char *chunkname);
+
+/* The HTTP caches (borrowed; lives as long as the share). */
+struct uat_http_share *uat_run_share_http(struct uat_run_share *share);
 
 #endif

@@ -357,6 +357,31 @@ static void test_shared_modules(void **state) {
   rmdir(dir);
 }
 
+/* The run shares curl's DNS and TLS session caches between checks, never cookies: a
+ * session of one check does not send what another check's session was given. */
+static const char cookie_checks[] =
+    "  - { id: sets, run: 'local s = http.session(); s:get(\"/cookie/set?a=1\"); "
+    "expect.eq(s:get(\"/cookie/get\").body, \"a=1\")' }\n"
+    "  - { id: fresh, run: 'local s = http.session(); expect.eq(s:get(\"/cookie/get\").body, "
+    "\"\")' }\n"
+    "  - { id: plain, run: 'expect.eq(http.get(\"/cookie/get\").body, \"\")' }\n";
+
+static void test_cookies_not_shared(void **state) {
+  struct fixture *f = *state;
+  struct uat_playbook *pb = load(f, cookie_checks, "");
+  const int jobs[] = {1, 3};
+  for (size_t j = 0; j < sizeof jobs / sizeof *jobs; j++) {
+    struct progress p;
+    struct uat_run_result *r = run(f, pb, jobs[j], NULL, 0, &p);
+    for (size_t i = 0; i < r->nchecks; i++)
+      if (r->checks[i].outcome != UAT_OUTCOME_PASS)
+        fail_msg("--jobs %d: %s: %s", jobs[j], r->checks[i].id,
+                 r->checks[i].error ? r->checks[i].error : "failed");
+    uat_run_result_free(r);
+  }
+  uat_playbook_free(pb);
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   xmlInitParser();
@@ -366,6 +391,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_retries_share_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_only, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shared_modules, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cookies_not_shared, setup, teardown),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   xmlCleanupParser();
