@@ -12,8 +12,9 @@ packages=(
   libpq-dev postgresql openssh-client
   # the tests and scripts: curl (demo smoke), sqlite3 and python3 (ledger tamper steps),
   # bsdutils (script(1): the sign-off prompt on a pseudo-terminal), jq (JSON reports),
-  # time (scripts/bench.sh), shellcheck (lint.shellcheck)
-  curl sqlite3 bsdutils jq time python3 shellcheck
+  # time (scripts/bench.sh), shellcheck (lint.shellcheck), strace (scripts/bench.sh: shows
+  # that an HTTP-only playbook starts no chromedriver or Chromium)
+  curl sqlite3 bsdutils jq time python3 shellcheck strace
   # browser checks (and their tests): headless Chromium and Debian's chromedriver
   chromium chromium-driver
 )

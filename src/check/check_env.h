@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct uat_run_share;
+
 #define UAT_DEFAULT_MAX_BODY ((size_t)16 * 1024 * 1024)
 
 /* Everything one attempt of a check needs; all borrowed, shared read-only between threads. */
@@ -21,6 +23,7 @@ struct uat_check_env {
   bool verbose;                   /* record request/response dumps (redacted) in the logs */
   size_t max_body;                /* response body cap in bytes; 0: UAT_DEFAULT_MAX_BODY */
   const char *artifacts_dir;      /* --artifacts: where browser checks save screenshots; NULL */
+  struct uat_run_share *share;    /* caches shared by the run's checks; NULL: none (lint, tests) */
   /* The attempts of a check share its timeout (the runner sets these per attempt). */
   double deadline;  /* CLOCK_MONOTONIC seconds the attempt must stop by; 0: now + timeout */
   int attempt;      /* 1-based number of this attempt; 0: a lone run (tests, lint) */

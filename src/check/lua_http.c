@@ -4,6 +4,8 @@
  * curl handles are freed by __gc / __close of the object that owns them. */
 #include "check/lua_api.h"
 
+#include "check/run_share.h"
+
 #include "util/duration.h"
 #include "net/http.h"
 #include "playbook/playbook.h"
@@ -102,7 +104,9 @@ static struct uat_http_client *client_of(lua_State *L, struct client_box *box, b
     luaL_error(L, "http.session: the session was closed; create a new one with http.session()");
   if (!box->client) {
     struct uat_error err;
-    box->client = uat_http_client_new(cookies, &err);
+    const struct uat_lua_ctx *ctx = uat_lua_ctx(L);
+    struct uat_run_share *share = ctx && ctx->env ? ctx->env->share : NULL;
+    box->client = uat_http_client_new_shared(cookies, uat_run_share_http(share), &err);
     if (!box->client)
       luaL_error(L, "%s", err.text);
   }

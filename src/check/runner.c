@@ -2,6 +2,7 @@
  * threads. Results land in playbook order whatever order they finish in. */
 #include "check/runner.h"
 
+#include "check/run_share.h"
 #include "check/sandbox.h"
 #include "util/strbuf.h"
 
@@ -43,6 +44,7 @@ static double monotonic(void) {
 
 struct work {
   const struct uat_runner_options *opts;
+  struct uat_run_share *share; /* caches the checks of this run share */
   struct uat_run_result *run;
   const struct uat_check **queue; /* selected checks, in playbook order */
   bool *uses_browser;             /* per queue entry: the check opens a browser */
@@ -81,6 +83,7 @@ static void attempt_unref(struct attempt *a) {
   if (!last)
     return;
   uat_check_result_clear(&a->result);
+  uat_run_share_unref(a->env.share);
   pthread_cond_destroy(&a->finished_cv);
   pthread_mutex_destroy(&a->lock);
   free(a);
@@ -110,6 +113,8 @@ static struct attempt *attempt_new(const struct uat_check_env *env) {
   pthread_condattr_destroy(&cattr);
   a->refs = 2; /* the attempt's thread and its waiter */
   a->env = *env;
+  /* A stuck thread is abandoned and may outlive the run: it keeps the share alive. */
+  a->env.share = uat_run_share_ref(env->share);
   return a;
 }
 
@@ -125,7 +130,10 @@ static int run_attempt(const struct uat_check_env *env, struct uat_check_result 
   bool started = a && pthread_create(&thread, &tattr, attempt_main, a) == 0;
   pthread_attr_destroy(&tattr);
   if (!started) {
-    free(a);
+    if (a) {
+      a->refs = 1; /* no thread took its reference */
+      attempt_unref(a);
+    }
     return uat_sandbox_run(env, out, err); /* no thread to spare: run it here, unguarded */
   }
   struct timespec until;
@@ -231,9 +239,11 @@ static int prepend_notes(struct uat_check_result *out, char **notes, size_t nnot
 
 /* Runs every attempt of one check; keeps the last attempt's result, with a log line per
  * earlier attempt saying why it did not pass. */
-static int run_check(const struct uat_runner_options *o, const struct uat_check *check,
-                     struct uat_check_result *out, struct uat_error *err, bool *stuck) {
+static int run_check(const struct uat_runner_options *o, struct uat_run_share *share,
+                     const struct uat_check *check, struct uat_check_result *out,
+                     struct uat_error *err, bool *stuck) {
   struct uat_check_env env = {
+      .share = share,
       .playbook = o->playbook,
       .check = check,
       .redactor = o->redactor,
@@ -243,7 +253,8 @@ static int run_check(const struct uat_runner_options *o, const struct uat_check 
   };
   /* One budget for all attempts: a check with retries takes at most its timeout too. */
   double timeout = check->timeout_s > 0 ? check->timeout_s : UAT_DEFAULT_TIMEOUT_S;
-  env.deadline = monotonic() + timeout;
+  double started = monotonic();
+  env.deadline = started + timeout;
   env.max_attempts = check->retries + 1;
   char *notes[UAT_MAX_RETRIES + 1];
   char *not_started = NULL;
@@ -285,6 +296,9 @@ static int run_check(const struct uat_runner_options *o, const struct uat_check 
   out->id = strdup(check->id);
   out->title = strdup(check->title ? check->title : check->id);
   out->attempts = attempts;
+  /* the check's time on the clock its timeout runs on: all attempts, and the start of each
+   * attempt's thread (which a loaded machine can delay) */
+  out->duration_s = monotonic() - started;
   if (!out->id || !out->title)
     return uat_error_set(err, "out of memory");
   return 0;
@@ -325,7 +339,7 @@ static void *worker(void *arg) {
 
     struct uat_error err;
     bool stuck = false;
-    int rc = run_check(o, w->queue[i], &w->run->checks[i], &err, &stuck);
+    int rc = run_check(o, w->share, w->queue[i], &w->run->checks[i], &err, &stuck);
 
     pthread_mutex_lock(&w->lock);
     w->run->abandoned += stuck;
@@ -415,6 +429,11 @@ struct uat_run_result *uat_runner_run(const struct uat_runner_options *o, struct
     w.run = NULL;
     goto out;
   }
+  if (!(w.share = uat_run_share_new(err))) {
+    uat_run_result_free(w.run);
+    w.run = NULL;
+    goto out;
+  }
   for (size_t c = 0, k = 0; c < pb->nchecks; c++)
     if (selected[c]) {
       struct uat_check_env env = {.playbook = pb, .check = &pb->checks[c]};
@@ -448,6 +467,7 @@ struct uat_run_result *uat_runner_run(const struct uat_runner_options *o, struct
     w.run->errored += oc == UAT_OUTCOME_ERROR;
   }
 out:
+  uat_run_share_unref(w.share);
   free(selected);
   free(w.queue);
   free(w.uses_browser);

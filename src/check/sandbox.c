@@ -7,6 +7,7 @@
 
 #include "util/fsutil.h"
 #include "check/lua_api.h"
+#include "check/run_share.h"
 #include "util/strbuf.h"
 
 #include <lauxlib.h>
@@ -485,8 +486,12 @@ static void check_cycle(lua_State *L, const char *name) {
   lua_pop(L, 1);
 }
 
-/* Reads and compiles the module file; pushes the chunk. */
+/* Pushes the module's chunk: the run's kept bytecode when another check compiled it
+ * already, else the file read and compiled as text (then kept for the next checks). */
 static void load_module(lua_State *L, const char *path, const char *chunkname) {
+  struct uat_run_share *share = sandbox_of(L)->ctx.env->share;
+  if (uat_run_share_load_module(share, L, path, chunkname))
+    return;
   struct uat_error err;
   size_t len;
   char *src = uat_file_read(path, MAX_MODULE_SIZE, &len, &err);
@@ -498,6 +503,7 @@ static void load_module(lua_State *L, const char *path, const char *chunkname) {
   free(src);
   if (rc != LUA_OK)
     lua_error(L);
+  uat_run_share_keep_module(share, L, path, chunkname);
 }
 
 /* [-0, +1, m] Pushes the real path of the module file at path when it lies inside dir
@@ -723,24 +729,22 @@ static char *chunk_source(const struct uat_check_env *env, size_t *len, char **c
   const char *name = c->chunk_name ? c->chunk_name : c->id;
   if (inline_run && env->playbook && env->playbook->path)
     name = env->playbook->path;
-  int offset = inline_run && c->source_line_offset > 0 ? c->source_line_offset : 0;
-  struct uat_strbuf sb;
-  uat_strbuf_init(&sb, 0);
-  for (int i = 0; i < offset; i++)
-    if (uat_strbuf_add(&sb, "\n", 1) != 0)
-      goto oom;
-  if (uat_strbuf_adds(&sb, src) != 0)
-    goto oom;
+  size_t offset = inline_run && c->source_line_offset > 0 ? (size_t)c->source_line_offset : 0;
+  size_t src_len = strlen(src);
+  /* One allocation: the check of line 4000 of a long playbook would otherwise grow a
+   * buffer 4000 times, for every check, at lint and at run time. */
+  char *text = malloc(offset + src_len + 1);
   *chunkname = malloc(strlen(name) + 2);
-  if (!*chunkname)
-    goto oom;
+  if (!text || !*chunkname) {
+    free(text);
+    return NULL;
+  }
+  memset(text, '\n', offset);
+  memcpy(text + offset, src, src_len + 1);
   (*chunkname)[0] = '@';
   memcpy(*chunkname + 1, name, strlen(name) + 1);
-  *len = sb.len;
-  return uat_strbuf_take(&sb);
-oom:
-  uat_strbuf_release(&sb);
-  return NULL;
+  *len = offset + src_len;
+  return text;
 }
 
 static int set_owned(char **slot, char *value, struct uat_error *err) {

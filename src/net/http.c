@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,12 @@
 
 struct uat_http_client {
   CURL *curl;
+};
+
+/* One mutex per kind of data curl shares, so a DNS lookup never waits for a TLS session. */
+struct uat_http_share {
+  CURLSH *sh;
+  pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
 
 /* What the callbacks fill during one exchange. */
@@ -224,7 +231,66 @@ static CURLcode configure_exchange(CURL *curl, const struct uat_http_request *re
 }
 #undef SET
 
+static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *userptr) {
+  struct uat_http_share *share = userptr;
+  pthread_mutex_lock(&share->locks[(unsigned)data < CURL_LOCK_DATA_LAST ? data : 0]);
+}
+
+static void share_unlock(CURL *handle, curl_lock_data data, void *userptr) {
+  struct uat_http_share *share = userptr;
+  pthread_mutex_unlock(&share->locks[(unsigned)data < CURL_LOCK_DATA_LAST ? data : 0]);
+}
+
+/* DNS and TLS sessions only: connection sharing (CURL_LOCK_DATA_CONNECT) misbehaves with
+ * threads in curl 7.88, and a shared cookie jar would break the per-check isolation. */
+static CURLSHcode configure_share(struct uat_http_share *share) {
+  CURLSHcode rc = curl_share_setopt(share->sh, CURLSHOPT_LOCKFUNC, share_lock);
+  if (rc == CURLSHE_OK)
+    rc = curl_share_setopt(share->sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+  if (rc == CURLSHE_OK)
+    rc = curl_share_setopt(share->sh, CURLSHOPT_USERDATA, share);
+  if (rc == CURLSHE_OK)
+    rc = curl_share_setopt(share->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  if (rc == CURLSHE_OK)
+    rc = curl_share_setopt(share->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  return rc;
+}
+
+struct uat_http_share *uat_http_share_new(struct uat_error *err) {
+  struct uat_http_share *share = calloc(1, sizeof *share);
+  if (!share) {
+    uat_error_set(err, "out of memory creating the HTTP caches");
+    return NULL;
+  }
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_init(&share->locks[i], NULL);
+  share->sh = curl_share_init();
+  CURLSHcode rc = share->sh ? configure_share(share) : CURLSHE_NOMEM;
+  if (rc != CURLSHE_OK) {
+    uat_http_share_free(share);
+    uat_error_set(err, "libcurl could not create its shared caches (%s)", curl_share_strerror(rc));
+    return NULL;
+  }
+  return share;
+}
+
+void uat_http_share_free(struct uat_http_share *share) {
+  if (!share)
+    return;
+  /* Still in use means a client outlived its share: leaking beats freeing locks in use. */
+  if (curl_share_cleanup(share->sh) != CURLSHE_OK)
+    return;
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_destroy(&share->locks[i]);
+  free(share);
+}
+
 struct uat_http_client *uat_http_client_new(bool cookies, struct uat_error *err) {
+  return uat_http_client_new_shared(cookies, NULL, err);
+}
+
+struct uat_http_client *uat_http_client_new_shared(bool cookies, struct uat_http_share *share,
+                                                   struct uat_error *err) {
   struct uat_http_client *client = calloc(1, sizeof *client);
   if (!client) {
     uat_error_set(err, "out of memory creating an HTTP client");
@@ -238,6 +304,8 @@ struct uat_http_client *uat_http_client_new(bool cookies, struct uat_error *err)
     return NULL;
   }
   CURLcode rc = configure_client(client->curl, cookies);
+  if (rc == CURLE_OK && share)
+    rc = curl_easy_setopt(client->curl, CURLOPT_SHARE, share->sh);
   if (rc != CURLE_OK) {
     uat_http_client_free(client);
     uat_error_set(err, "libcurl refused an option (%s); check the libcurl version (7.85 or newer)",

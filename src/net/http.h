@@ -1,8 +1,10 @@
 /* HTTP exchanges with libcurl behind a small interface (its only user is lua_http.c).
  * A client owns one CURL easy handle: one per check for plain requests, one per
- * http.session() (which also turns on curl's in-memory cookie engine). Nothing is
- * shared between clients, so checks on different threads never meet here; the
- * caller (main, or a test) runs curl_global_init once before any client exists.
+ * http.session() (which also turns on curl's in-memory cookie engine). Clients made with
+ * the same uat_http_share share only curl's DNS cache and TLS session cache (locked, so
+ * checks on different threads may use them at once); connections and cookies are never
+ * shared, so each check keeps its own. The caller (main, or a test) runs curl_global_init
+ * once before any client exists.
  * TLS peer and host verification always stay on; only http and https are spoken.
  * Ownership: requests are borrowed; a response owns its strings until
  * uat_http_response_release; uat_http_dump's result is the caller's. */
@@ -50,10 +52,19 @@ struct uat_http_response {
 };
 
 struct uat_http_client;
+struct uat_http_share;
+
+/* DNS and TLS session caches for the clients of one run (curl share interface), with their
+ * locks. Free it only after every client made with it. NULL with err set on failure. */
+struct uat_http_share *uat_http_share_new(struct uat_error *err);
+void uat_http_share_free(struct uat_http_share *share);
 
 /* A client with its own easy handle; `cookies` turns on an in-memory cookie jar that
  * lives as long as the client. NULL with err set when curl cannot make a handle. */
 struct uat_http_client *uat_http_client_new(bool cookies, struct uat_error *err);
+/* The same, using share's caches (share may be NULL: none); share must outlive the client. */
+struct uat_http_client *uat_http_client_new_shared(bool cookies, struct uat_http_share *share,
+                                                   struct uat_error *err);
 void uat_http_client_free(struct uat_http_client *client);
 
 /* Performs one exchange. Returns 0 with resp filled (any HTTP status is a success), or

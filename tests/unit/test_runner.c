@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -355,6 +356,85 @@ static void test_browser_slots(void **state) {
   uat_playbook_free(pb);
 }
 
+/* A module every check requires: compiled once per run, but each check gets its own fresh
+ * copy (a change one check makes is not seen by the next), its errors still name the file
+ * and line, and scripts still cannot load binary chunks themselves. */
+static const char shared_module[] = "local m = { value = 42 }\n"
+                                    "function m.boom()\n"
+                                    "  error(\"boom\")\n"
+                                    "end\n"
+                                    "return m\n";
+
+static const char shared_checks[] =
+    "  - { id: a, run: 'local m = require(\"shared_mod\"); expect.eq(m.value, 42); m.value = 7' }\n"
+    "  - { id: b, run: 'local m = require(\"shared_mod\"); expect.eq(m.value, 42); m.value = 8' }\n"
+    "  - { id: c, run: 'require(\"shared_mod\").boom()' }\n"
+    "  - { id: d, run: 'require(\"shared_mod\").boom()' }\n"
+    "  - { id: e, run: 'local f, why = load(\"\\27Lua\"); expect.eq(f, nil); "
+    "expect.match(why, \"binary chunk\")' }\n";
+
+static void write_module(struct fixture *f, char *dir, size_t dir_size, char *file,
+                         size_t file_size) {
+  snprintf(dir, dir_size, "%s/checklists", f->dir);
+  snprintf(file, file_size, "%s/shared_mod.lua", dir);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  FILE *out = fopen(file, "w");
+  assert_non_null(out);
+  fputs(shared_module, out);
+  assert_int_equal(fclose(out), 0);
+}
+
+static void test_shared_modules(void **state) {
+  struct fixture *f = *state;
+  char dir[128], file[160];
+  write_module(f, dir, sizeof dir, file, sizeof file);
+  struct uat_playbook *pb = load(f, shared_checks, "");
+  const int jobs[] = {1, 4};
+  for (size_t j = 0; j < sizeof jobs / sizeof *jobs; j++) {
+    struct progress p;
+    struct uat_run_result *r = run(f, pb, jobs[j], NULL, 0, &p);
+    assert_int_equal(r->nchecks, 5);
+    assert_int_equal(r->checks[0].outcome, UAT_OUTCOME_PASS);
+    assert_int_equal(r->checks[1].outcome, UAT_OUTCOME_PASS);
+    for (size_t i = 2; i < 4; i++) {
+      assert_int_equal(r->checks[i].outcome, UAT_OUTCOME_ERROR);
+      assert_string_equal(r->checks[i].error, "checklists/shared_mod.lua:3: boom");
+      assert_non_null(strstr(r->checks[i].traceback, "checklists/shared_mod.lua:3"));
+    }
+    if (r->checks[4].outcome != UAT_OUTCOME_PASS)
+      fail_msg("binary chunk check: %s", r->checks[4].error ? r->checks[4].error : "failed");
+    uat_run_result_free(r);
+  }
+  uat_playbook_free(pb);
+  unlink(file);
+  rmdir(dir);
+}
+
+/* The run shares curl's DNS and TLS session caches between checks, never cookies: a
+ * session of one check does not send what another check's session was given. */
+static const char cookie_checks[] =
+    "  - { id: sets, run: 'local s = http.session(); s:get(\"/cookie/set?a=1\"); "
+    "expect.eq(s:get(\"/cookie/get\").body, \"a=1\")' }\n"
+    "  - { id: fresh, run: 'local s = http.session(); expect.eq(s:get(\"/cookie/get\").body, "
+    "\"\")' }\n"
+    "  - { id: plain, run: 'expect.eq(http.get(\"/cookie/get\").body, \"\")' }\n";
+
+static void test_cookies_not_shared(void **state) {
+  struct fixture *f = *state;
+  struct uat_playbook *pb = load(f, cookie_checks, "");
+  const int jobs[] = {1, 3};
+  for (size_t j = 0; j < sizeof jobs / sizeof *jobs; j++) {
+    struct progress p;
+    struct uat_run_result *r = run(f, pb, jobs[j], NULL, 0, &p);
+    for (size_t i = 0; i < r->nchecks; i++)
+      if (r->checks[i].outcome != UAT_OUTCOME_PASS)
+        fail_msg("--jobs %d: %s: %s", jobs[j], r->checks[i].id,
+                 r->checks[i].error ? r->checks[i].error : "failed");
+    uat_run_result_free(r);
+  }
+  uat_playbook_free(pb);
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   xmlInitParser();
@@ -364,6 +444,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_retries_share_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_only, setup, teardown),
       cmocka_unit_test_setup_teardown(test_browser_slots, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shared_modules, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cookies_not_shared, setup, teardown),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   xmlCleanupParser();
