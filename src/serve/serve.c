@@ -269,18 +269,23 @@ static const char *field(const struct request *rq, enum field f) {
 
 /* ---------- routes ---------- */
 
+/* The sign-in form. A browser that already holds a live form token keeps it: a second
+ * request for the form (another tab, a favicon redirected here) must not void the first. */
 static enum MHD_Result login_form(struct uat_server *s, struct MHD_Connection *c,
-                                  unsigned status, const char *message) {
-  char lid[UAT_TOKEN_HEX], csrf[UAT_TOKEN_HEX];
-  if (uat_sessions_create(&s->logins, "", now_s(), lid, csrf) != 0)
-    return send_message(s, c, 500, NULL, "Error", "cannot start a session; try again");
+                                  unsigned status, const char *message, bool reuse) {
+  const char *held = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, LOGIN_COOKIE);
+  struct uat_session_entry form;
+  if (!reuse || !uat_sessions_find(&s->logins, held, now_s(), &form)) {
+    if (uat_sessions_create(&s->logins, "", now_s(), form.id, form.csrf) != 0)
+      return send_message(s, c, 500, NULL, "Error", "cannot start a session; try again");
+  }
   struct uat_strbuf html;
   uat_strbuf_init(&html, 0);
-  if (uat_page_login(&html, csrf, message) != 0) {
+  if (uat_page_login(&html, form.csrf, message) != 0) {
     uat_strbuf_release(&html);
     return MHD_NO;
   }
-  struct cookie ck = {LOGIN_COOKIE, lid};
+  struct cookie ck = {LOGIN_COOKIE, form.id};
   return send_html(s, c, status, &html, &ck, 1);
 }
 
@@ -294,11 +299,11 @@ static enum MHD_Result login(struct uat_server *s, struct MHD_Connection *c, str
   if (!uat_sessions_find(&s->logins, lid, now_s(), &form) ||
       !uat_token_equal(form.csrf, field(rq, F_CSRF)))
     return login_form(s, c, MHD_HTTP_FORBIDDEN,
-                      "the sign-in form was too old or not from this page; try again");
+                      "the sign-in form was too old or not from this page; try again", false);
   uat_sessions_remove(&s->logins, lid);
   const char *user = field(rq, F_USER);
   if (!uat_htpasswd_check(s->cfg->htpasswd, user, field(rq, F_PASSWORD)))
-    return login_form(s, c, MHD_HTTP_FORBIDDEN, "wrong user name or password");
+    return login_form(s, c, MHD_HTTP_FORBIDDEN, "wrong user name or password", false);
   char sid[UAT_TOKEN_HEX], csrf[UAT_TOKEN_HEX];
   if (uat_sessions_create(&s->sessions, user, now_s(), sid, csrf) != 0)
     return send_message(s, c, 500, NULL, "Error", "cannot start a session; try again");
@@ -390,7 +395,8 @@ static enum MHD_Result signed_in_route(struct uat_server *s, struct MHD_Connecti
   struct identity id;
   const char *why = "";
   unsigned refused = identify(s, c, &id, &why);
-  if (refused == MHD_HTTP_SEE_OTHER && !post)
+  bool page = strcmp(url, "/") == 0 || strcmp(url, "/status") == 0;
+  if (refused == MHD_HTTP_SEE_OTHER && !post && page)
     return redirect(s, c, "/login", NULL, 0);
   if (refused)
     return send_message(s, c, refused == MHD_HTTP_SEE_OTHER ? MHD_HTTP_FORBIDDEN : refused, NULL,
@@ -433,8 +439,10 @@ static enum MHD_Result route(struct uat_server *s, struct MHD_Connection *c, con
     return css ? send_body(s, c, 200, "text/css; charset=utf-8", css, strlen(css), NULL, 0)
                : MHD_NO;
   }
+  if (!post && strcmp(url, "/favicon.ico") == 0) /* browsers ask; there is none */
+    return send_body(s, c, MHD_HTTP_NO_CONTENT, "image/x-icon", NULL, 0, NULL, 0);
   if (strcmp(url, "/login") == 0 && s->cfg->auth == UAT_SERVE_HTPASSWD)
-    return post ? login(s, c, rq) : login_form(s, c, 200, NULL);
+    return post ? login(s, c, rq) : login_form(s, c, 200, NULL, true);
   return signed_in_route(s, c, url, post, rq);
 }
 
