@@ -18,7 +18,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-[[ -n ${KEEP:-} ]] && trap "kill \${pids[*]} 2>/dev/null; echo kept $work" EXIT
+[[ -n ${KEEP:-} ]] && trap 'kill "${pids[@]}" 2>/dev/null; echo "kept $work"' EXIT
 trap 'exit 143' TERM INT HUP
 fail() { echo "FAIL [$step] $*" >&2; failures=$((failures + 1)); }
 cd "$work" || exit 1
