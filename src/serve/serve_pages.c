@@ -375,7 +375,9 @@ int uat_page_release(struct uat_strbuf *sb, const struct uat_page_release *m) {
   put(&o, "</b> · commit <code id=\"commit\">");
   text(&o, m->commit);
   put(&o, "</code></p><p id=\"headline\" class=\"");
-  put(&o, m->verdict->state == UAT_GATE_OPEN ? "pass" : "waiting");
+  put(&o, m->verdict->state == UAT_GATE_OPEN     ? "pass"
+          : m->verdict->state == UAT_GATE_FAILED ? "fail"
+                                                 : "waiting");
   put(&o, "\">");
   text(&o, m->headline);
   put(&o, "</p>");

@@ -129,7 +129,7 @@ t0=$(date +%s%N)
 SERVE_PASSWORD='pw-myriam-2026' "$uatrun" run browser.yml --artifacts artifacts >browser.log 2>&1 ||
   fail "the browser check did not pass: $(cat browser.log)"
 echo "browser flow: $((($(date +%s%N) - t0) / 1000000)) ms"
-[[ -n ${UATRUN_SERVE_SCREENSHOT:-} && -f artifacts/sign-in-approve-reject-signoff-page.png ]] &&
+[[ -n ${UATRUN_SERVE_SCREENSHOT:-} ]] && compgen -G "artifacts/*signoff-page*.png" >/dev/null &&
   cp artifacts/*signoff-page*.png "$UATRUN_SERVE_SCREENSHOT"
 
 step="ledger rows after the browser"
