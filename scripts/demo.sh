@@ -40,7 +40,9 @@ cmake --build build-demo -j "$(nproc 2>/dev/null || echo 2)" --target uatrun uat
 uatrun=$PWD/build-demo/uatrun
 work=$(mktemp -d)
 server_pid=
+page_pid=
 cleanup() {
+  if [[ -n $page_pid ]]; then kill "$page_pid" 2>/dev/null || true; wait "$page_pid" 2>/dev/null || true; fi
   if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
@@ -115,11 +117,15 @@ if [[ -n $serve ]]; then
     "$listen" "$accounts"
   printf 'Approve and reject items there, then see the gate: %s gate examples/staging.yml --no-run\n' \
     "UATRUN_LEDGER=$UATRUN_LEDGER UATRUN_RELEASE=$UATRUN_RELEASE UATRUN_COMMIT=$UATRUN_COMMIT $uatrun"
-  set +e
+  # In the background, so the cleanup stops it even when the demo itself is killed.
   "$uatrun" serve examples/staging.yml --auth "htpasswd:$work/htpasswd" --listen "$listen" \
-    --run-report "$work/run.json"
+    --run-report "$work/run.json" &
+  page_pid=$!
+  set +e
+  wait "$page_pid"
   rc=$?
-  exit $((rc == 130 ? 0 : rc))
+  page_pid=
+  exit "$rc"
 fi
 
 expect_rc() { # expected-code description command...

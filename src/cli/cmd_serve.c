@@ -358,7 +358,9 @@ static int check_start(struct app *a) {
 }
 
 /* Serves until SIGINT or SIGTERM. Both are blocked before the server's threads start (they
- * inherit the mask), so only this thread takes them, with sigwait. */
+ * inherit the mask), so only this thread takes them, with sigwait. A shell starts a
+ * background command with SIGINT ignored, and an ignored signal never reaches sigwait:
+ * Ctrl-C must stop the page however it was started, so both get their default back. */
 static int serve_until_signal(struct app *a, const struct uat_serve_config *cfg) {
   static const struct uat_serve_app callbacks = {0};
   struct uat_serve_app app = callbacks;
@@ -371,8 +373,9 @@ static int serve_until_signal(struct app *a, const struct uat_serve_config *cfg)
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop, &old);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   signal(SIGPIPE, SIG_IGN);
   struct uat_server *server;
   struct uat_error err;
