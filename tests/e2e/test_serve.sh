@@ -67,7 +67,7 @@ start_serve() {
   "$uatrun" serve "$@" --listen 127.0.0.1:0 >"$name.out" 2>&1 &
   pids+=($!)
   for _ in $(seq 200); do
-    grep -q '^listening on ' "$name.out" && break
+    grep -qs '^listening on ' "$name.out" && break
     kill -0 "${pids[-1]}" 2>/dev/null || break
     sleep 0.05
   done
@@ -283,13 +283,43 @@ c=$(code -b h.jar -H 'X-Forwarded-User: matis' -d "csrf=$h_csrf&item=product-ok&
 [[ $c == 403 ]] || fail "HTTP $c"
 
 step="signing refused while the latest run failed (409)"
-"$uatrun" run pb.yml --release v9 --var ok=no >/dev/null 2>&1
-start_serve failed pb.yml --release v9 --auth htpasswd:htpasswd || exit 1
+"$uatrun" run pb.yml --release v9 --var ok=no --report-json v9.json >/dev/null 2>&1
+# The report names a screenshot, as a failed browser check's does (--artifacts).
+cp artifacts/*signoff-page*.png shot.png
+python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["checks"][0]["artifacts"] = ["shot.png"]
+json.dump(r, open(sys.argv[1], "w"))' v9.json
+start_serve failed pb.yml --release v9 --auth htpasswd:htpasswd --run-report v9.json || exit 1
 login myriam 'pw-myriam-2026' f.jar || fail "cannot sign in"
 c=$(code -b f.jar -d "csrf=$csrf&item=support-briefed&action=approve" "$url/decide")
 [[ $c == 409 ]] || fail "HTTP $c"
 grep -q 'the latest run of release v9 commit 4f2a9c1e7b3d failed (checks: smoke)' body.html || fail "$(cat body.html)"
 "$uatrun" history pb.yml --release v9 | grep -q ' approve ' && fail "a decision was recorded for a failed run"
+
+step="the run report: failed expectations and the screenshot"
+curl -s -b f.jar "$url/" >v9.html
+grep -q 'the var says yes.*expected: <code>&quot;yes&quot;</code><br>actual: <code>&quot;no&quot;</code>' v9.html ||
+  fail "no expected vs actual: $(cat v9.html)"
+grep -q '<img class="shot" alt="screenshot" src="/artifact/0">' v9.html || fail "no screenshot"
+c=$(code -b f.jar "$url/artifact/0")
+[[ $c == 200 ]] && cmp -s body.html shot.png || fail "artifact 0: HTTP $c"
+for bad in 1 -1 x ../pb.yml %2e%2e/pb.yml; do
+  c=$(code -b f.jar "$url/artifact/$bad")
+  [[ $c == 404 ]] || fail "artifact $bad: HTTP $c"
+done
+c=$(code "$url/artifact/0")
+[[ $c == 403 ]] || fail "an artifact without signing in: HTTP $c"
+step="a report of another run is not shown"
+start_serve other pb.yml --auth htpasswd:htpasswd --run-report v9.json || exit 1
+login nesserine 'pw-nesserine-2026' o.jar || fail "cannot sign in"
+curl -s -b o.jar "$url/" >other.html
+grep -q 'the run report (--run-report) is of another run than the latest one recorded' other.html ||
+  fail "no note: $(cat other.html)"
+grep -q 'expected: <code>' other.html && fail "v9's report shown for v4.6.3"
+c=$(code -b o.jar "$url/artifact/0")
+[[ $c == 404 ]] || fail "another run's artifact: HTTP $c"
 
 echo "test_serve.sh: $failures failure(s)"
 ((failures == 0))
