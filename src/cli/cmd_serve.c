@@ -91,8 +91,15 @@ static int error_page(struct uat_strbuf *html, const struct uat_page_who *who, i
   return status;
 }
 
-/* Why signing is refused right now (the run failed; a commit in another form), or NULL. */
+static const char NEEDS_SIGNATURES[] =
+    "this playbook accepts only SSH-signed decisions (gate.require_signatures), and the page "
+    "holds nobody's key: sign with `uatrun signoff --sign-key KEY` instead";
+
+/* Why signing is refused right now (signatures required; the run failed; a commit in another
+ * form), or NULL. */
 static char *signing_block(struct picture *p) {
+  if (p->ctx.playbook->require_signatures)
+    return strdup(NEEDS_SIGNATURES);
   struct uat_error err;
   char *note = NULL;
   int rc = p->snap.run.found ? 0 : uat_signoff_check_commit_form(&p->ctx, p->ledger, &err);
@@ -234,6 +241,8 @@ static int check_request(struct picture *p, const char *user, const struct uat_s
   const struct uat_role *role = *item ? uat_playbook_find_role(p->ctx.playbook, (*item)->role) : NULL;
   if (!*item)
     return say(msg, 400, "there is no such sign-off item in the playbook (reload the page)");
+  if (p->ctx.playbook->require_signatures)
+    return say(msg, 409, NEEDS_SIGNATURES);
   if (!role || !uat_role_has_member(role, user)) {
     char *who = members(role);
     uat_strbuf_addf(msg, "'%s' may not sign for '%s' (allowed: %s); ask one of them", user,

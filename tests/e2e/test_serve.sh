@@ -321,5 +321,16 @@ grep -q 'expected: <code>' other.html && fail "v9's report shown for v4.6.3"
 c=$(code -b o.jar "$url/artifact/0")
 [[ $c == 404 ]] || fail "another run's artifact: HTTP $c"
 
+step="gate.require_signatures: the page holds nobody's key, so it does not sign"
+sed -e 's/^ledger: ledger.db/ledger: signed.db/' -e 's/^  distinct_signers: true/  distinct_signers: true\n  require_signatures: true\n  allowed_signers: allowed_signers/' pb.yml >signed.yml
+: >allowed_signers
+"$uatrun" run signed.yml >/dev/null 2>&1 || fail "the run of signed.yml"
+start_serve signed signed.yml --auth htpasswd:htpasswd || exit 1
+login myriam 'pw-myriam-2026' s.jar || fail "cannot sign in"
+grep -q 'accepts only SSH-signed decisions' <(curl -s -b s.jar "$url/") || fail "no notice on the page"
+c=$(code -b s.jar -d "csrf=$csrf&item=support-briefed&action=approve" "$url/decide")
+[[ $c == 409 ]] || fail "HTTP $c"
+"$uatrun" history signed.yml | grep -q ' approve ' && fail "an unsigned decision was recorded"
+
 echo "test_serve.sh: $failures failure(s)"
 ((failures == 0))
