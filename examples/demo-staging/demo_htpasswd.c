@@ -17,8 +17,7 @@ int main(int argc, char **argv) {
   struct crypt_data *data = calloc(1, sizeof *data);
   const char *hash = salt && data ? crypt_r(argv[2], salt, data) : NULL;
   if (!hash || hash[0] == '*') {
-    fprintf(stderr, "uat-demo-htpasswd: libxcrypt could not make a bcrypt hash (cost %lu)\n",
-            cost);
+    fprintf(stderr, "uat-demo-htpasswd: libxcrypt could not make a bcrypt hash (cost %lu)\n", cost);
     return 1;
   }
   printf("%s:%s\n", argv[1], hash);

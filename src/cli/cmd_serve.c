@@ -78,16 +78,14 @@ static int picture_ledger(struct picture *p, const char *user, struct uat_error 
   return 200;
 }
 
-static int picture_load(struct app *a, const char *user, struct picture *p,
-                        struct uat_error *err) {
+static int picture_load(struct app *a, const char *user, struct picture *p, struct uat_error *err) {
   int status = picture_playbook(a, p, err);
   return status == 200 ? picture_ledger(p, user, err) : status;
 }
 
 static int error_page(struct uat_strbuf *html, const struct uat_page_who *who, int status,
                       const char *text) {
-  uat_page_message(html, who, status == 400 ? "The playbook cannot be read" : "Ledger error",
-                   text);
+  uat_page_message(html, who, status == 400 ? "The playbook cannot be read" : "Ledger error", text);
   return status;
 }
 
@@ -199,8 +197,9 @@ static int refuse(struct picture *p, const char *user, const struct uat_signoff_
   bool other = db_user && strcmp(db_user, user) != 0;
   free(db_user);
   if (other)
-    return say(msg, 403, "the ledger connection is not yours: a decision is signed by the "
-                         "database user who records it");
+    return say(msg, 403,
+               "the ledger connection is not yours: a decision is signed by the "
+               "database user who records it");
   if (!p->snap.run.found && uat_signoff_check_commit_form(&p->ctx, p->ledger, &err) != 0)
     return say(msg, 409, err.text);
   char *note = NULL;
@@ -238,7 +237,8 @@ static int check_request(struct picture *p, const char *user, const struct uat_s
                          const struct uat_signoff_item **item, struct uat_strbuf *msg) {
   struct uat_error err;
   *item = find_item(p->ctx.playbook, d->item);
-  const struct uat_role *role = *item ? uat_playbook_find_role(p->ctx.playbook, (*item)->role) : NULL;
+  const struct uat_role *role =
+      *item ? uat_playbook_find_role(p->ctx.playbook, (*item)->role) : NULL;
   if (!*item)
     return say(msg, 400, "there is no such sign-off item in the playbook (reload the page)");
   if (p->ctx.playbook->require_signatures)
@@ -301,8 +301,7 @@ static char *artifact_path(void *data, size_t n) {
   char *path = NULL;
   pthread_mutex_lock(&a->lock);
   if (a->o->run_report && picture_load(a, NULL, &p, &err) == 200)
-    path = uat_serve_report_artifact(a->o->run_report, p.ctx.release, p.ctx.commit, &p.snap.run,
-                                     n);
+    path = uat_serve_report_artifact(a->o->run_report, p.ctx.release, p.ctx.commit, &p.snap.run, n);
   picture_close(&p);
   pthread_mutex_unlock(&a->lock);
   return path;
@@ -339,8 +338,9 @@ static int configure(const struct uat_cli_options *o, struct uat_serve_config *c
     cfg->auth = UAT_SERVE_HEADER;
     cfg->header = auth + 7;
     if (o->ntrusted == 0) {
-      uat_cli_error(o, "--auth %s trusts a header anyone can send: give the proxy that sets it "
-                       "with --trusted-proxy CIDR (such as 127.0.0.1/32)",
+      uat_cli_error(o,
+                    "--auth %s trusts a header anyone can send: give the proxy that sets it "
+                    "with --trusted-proxy CIDR (such as 127.0.0.1/32)",
                     auth);
       return UAT_EXIT_USAGE;
     }

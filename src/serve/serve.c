@@ -39,8 +39,8 @@ struct uat_server {
 
 /* A form body's fields, filled by the post processor. */
 enum field { F_CSRF, F_ITEM, F_ACTION, F_NOTE, F_USER, F_PASSWORD, F_COUNT };
-static const char *const field_names[F_COUNT] = {"csrf", "item", "action", "note", "user",
-                                                 "password"};
+static const char *const field_names[F_COUNT] = {"csrf", "item", "action",
+                                                 "note", "user", "password"};
 
 struct request {
   struct MHD_PostProcessor *pp;
@@ -67,8 +67,7 @@ int uat_serve_parse_listen(const char *text, struct sockaddr_storage *addr, sock
   }
   char *end;
   long port = colon ? strtol(colon + 1, &end, 10) : -1;
-  if (!colon || hlen == 0 || hlen >= sizeof host || !colon[1] || *end || port < 0 ||
-      port > 65535)
+  if (!colon || hlen == 0 || hlen >= sizeof host || !colon[1] || *end || port < 0 || port > 65535)
     return uat_error_set(err,
                          "--listen '%s' is not HOST:PORT; write it as 127.0.0.1:8642 or "
                          "[::1]:8642",
@@ -80,8 +79,9 @@ int uat_serve_parse_listen(const char *text, struct sockaddr_storage *addr, sock
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res = NULL;
   int rc = getaddrinfo(host, service, &hints, &res);
   if (rc != 0 || !res)
-    return uat_error_set(err, "--listen '%s': cannot resolve '%s' (%s); give an address such "
-                              "as 127.0.0.1",
+    return uat_error_set(err,
+                         "--listen '%s': cannot resolve '%s' (%s); give an address such "
+                         "as 127.0.0.1",
                          text, host, gai_strerror(rc));
   memcpy(addr, res->ai_addr, res->ai_addrlen);
   *len = res->ai_addrlen;
@@ -150,8 +150,8 @@ static void security_headers(struct MHD_Response *r) {
 }
 
 /* "NAME=VALUE; Path=/; HttpOnly; SameSite=Strict[; Secure]"; an empty value clears it. */
-static void set_cookie(const struct uat_server *s, struct MHD_Connection *c,
-                       struct MHD_Response *r, const char *name, const char *value) {
+static void set_cookie(const struct uat_server *s, struct MHD_Connection *c, struct MHD_Response *r,
+                       const char *name, const char *value) {
   char line[256];
   snprintf(line, sizeof line, "%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s", name, value,
            over_tls(s, c) ? "; Secure" : "", *value ? "" : "; Max-Age=0");
@@ -223,8 +223,8 @@ struct identity {
 /* --auth header:NAME: the proxy's header, only from a --trusted-proxy address; the session
  * carries the CSRF token and must belong to the same person. 0, or the HTTP status and
  * message of the refusal. */
-static unsigned header_identity(struct uat_server *s, struct MHD_Connection *c,
-                                struct identity *id, const char **why) {
+static unsigned header_identity(struct uat_server *s, struct MHD_Connection *c, struct identity *id,
+                                const char **why) {
   if (!peer_trusted(s, c)) {
     *why = "this page takes identities only from its trusted proxy (--trusted-proxy), and this "
            "request came from another address; open the page through the proxy";
@@ -271,8 +271,8 @@ static const char *field(const struct request *rq, enum field f) {
 
 /* The sign-in form. A browser that already holds a live form token keeps it: a second
  * request for the form (another tab, a favicon redirected here) must not void the first. */
-static enum MHD_Result login_form(struct uat_server *s, struct MHD_Connection *c,
-                                  unsigned status, const char *message, bool reuse) {
+static enum MHD_Result login_form(struct uat_server *s, struct MHD_Connection *c, unsigned status,
+                                  const char *message, bool reuse) {
   const char *held = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, LOGIN_COOKIE);
   struct uat_session_entry form;
   if (!reuse || !uat_sessions_find(&s->logins, held, now_s(), &form)) {
@@ -318,8 +318,8 @@ static struct uat_page_who who_of(const struct uat_server *s, const struct ident
 }
 
 static enum MHD_Result release_page(struct uat_server *s, struct MHD_Connection *c,
-                                    const struct identity *id, unsigned status,
-                                    const char *flash, bool flash_ok) {
+                                    const struct identity *id, unsigned status, const char *flash,
+                                    bool flash_ok) {
   struct uat_page_who who = who_of(s, id);
   struct uat_strbuf html;
   uat_strbuf_init(&html, 0);
@@ -385,8 +385,7 @@ static enum MHD_Result artifact(struct uat_server *s, struct MHD_Connection *c,
     return send_message(s, c, MHD_HTTP_NOT_FOUND, &who, "Not found",
                         "the artifact can no longer be read");
   /* Saved page HTML is shown as text: it came from staging, and must not run here. */
-  return send_body(s, c, 200, png ? "image/png" : "text/plain; charset=utf-8", data, len, NULL,
-                   0);
+  return send_body(s, c, 200, png ? "image/png" : "text/plain; charset=utf-8", data, len, NULL, 0);
 }
 
 /* Routes that need someone signed in. */
@@ -529,10 +528,10 @@ int uat_server_start(const struct uat_serve_config *cfg, const struct uat_serve_
     return -1;
   }
   s->daemon = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle,
-      s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)4,
-      MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)128, MHD_OPTION_END);
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, s,
+      MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)4,
+      MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)128, MHD_OPTION_END);
   if (!s->daemon) {
     close(fd);
     uat_server_stop(s);

@@ -27,8 +27,8 @@ struct uat_serve_decision {
 struct uat_serve_app {
   void *data;
   /* The release page for who, with flash (the outcome of a decision, or NULL). */
-  int (*release_page)(void *data, const struct uat_page_who *who, const char *flash,
-                      bool flash_ok, struct uat_strbuf *html);
+  int (*release_page)(void *data, const struct uat_page_who *who, const char *flash, bool flash_ok,
+                      struct uat_strbuf *html);
   /* What `uatrun status` prints. */
   int (*status_page)(void *data, const struct uat_page_who *who, struct uat_strbuf *html);
   /* Records the decision of user, or refuses it: 200, 400 (bad input), 403 (not allowed),

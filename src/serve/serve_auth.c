@@ -173,8 +173,7 @@ int uat_cidr_parse(const char *text, struct uat_cidr *out, struct uat_error *err
     char *end;
     long bits = strtol(slash + 1, &end, 10);
     if (!slash[1] || *end || bits < 0 || bits > max)
-      return uat_error_set(err, "'%s': the prefix length must be a number from 0 to %d", text,
-                           max);
+      return uat_error_set(err, "'%s': the prefix length must be a number from 0 to %d", text, max);
     out->bits = (int)bits;
   }
   return 0;

@@ -57,9 +57,11 @@ static void text(struct out *o, const char *s) {
 
 /* Length of the UTF-8 sequence at p (1 to 4), or 0 when it is not a valid one. */
 static size_t utf8_len(const unsigned char *p) {
-  size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
-                           : (p[0] & 0xF8) == 0xF0   ? 4
-                                                     : 0;
+  size_t n = p[0] < 0x80             ? 1
+             : (p[0] & 0xE0) == 0xC0 ? 2
+             : (p[0] & 0xF0) == 0xE0 ? 3
+             : (p[0] & 0xF8) == 0xF0 ? 4
+                                     : 0;
   if (n == 2 && p[0] < 0xC2)
     return 0; /* overlong */
   for (size_t i = 1; i < n; i++)
@@ -74,12 +76,23 @@ int uat_html_text(struct uat_strbuf *sb, const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p;) {
     const char *rep = NULL;
     switch (*p) {
-    case '&': rep = "&amp;"; break;
-    case '<': rep = "&lt;"; break;
-    case '>': rep = "&gt;"; break;
-    case '"': rep = "&quot;"; break;
-    case '\'': rep = "&#39;"; break;
-    default: break;
+    case '&':
+      rep = "&amp;";
+      break;
+    case '<':
+      rep = "&lt;";
+      break;
+    case '>':
+      rep = "&gt;";
+      break;
+    case '"':
+      rep = "&quot;";
+      break;
+    case '\'':
+      rep = "&#39;";
+      break;
+    default:
+      break;
     }
     size_t n = rep ? 1 : utf8_len(p);
     if (!rep && (n == 0 || (*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7F))
@@ -158,9 +171,11 @@ int uat_page_login(struct uat_strbuf *sb, const char *csrf, const char *message)
 
 int uat_page_status(struct uat_strbuf *sb, const struct uat_page_who *who, const char *status,
                     int exit_code) {
-  static const char *const meaning[] = {"the gate is open", "closed: checks failed or a "
-                                        "sign-off was rejected", "input error",
-                                        "closed: waiting for sign-offs", "ledger error"};
+  static const char *const meaning[] = {"the gate is open",
+                                        "closed: checks failed or a "
+                                        "sign-off was rejected",
+                                        "input error", "closed: waiting for sign-offs",
+                                        "ledger error"};
   struct out o = {sb, 0};
   page_begin(&o, who, "Status");
   put(&o, "<section><h1>Status</h1><p>What <code>uatrun status</code> says now (exit code ");
@@ -364,7 +379,8 @@ int uat_page_release(struct uat_strbuf *sb, const struct uat_page_release *m) {
   struct out o = {sb, 0};
   page_begin(&o, m->who, m->release);
   if (m->flash) {
-    put(&o, m->flash_ok ? "<p class=\"flash ok\" id=\"flash\">" : "<p class=\"flash bad\" id=\"flash\">");
+    put(&o, m->flash_ok ? "<p class=\"flash ok\" id=\"flash\">"
+                        : "<p class=\"flash bad\" id=\"flash\">");
     text(&o, m->flash);
     put(&o, "</p>");
   }

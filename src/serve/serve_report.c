@@ -71,8 +71,8 @@ static int fill_detail(json_t *check, size_t *next_artifact, struct uat_page_che
   for (size_t i = 0; i < ne; i++) {
     json_t *e = json_array_get(exps, i);
     if (json_is_false(json_object_get(e, "ok")))
-      failed[d->nfailed++] = (struct uat_page_expectation){
-          str(e, "message"), str(e, "actual"), str(e, "expected"), str(e, "where")};
+      failed[d->nfailed++] = (struct uat_page_expectation){str(e, "message"), str(e, "actual"),
+                                                           str(e, "expected"), str(e, "where")};
   }
   for (size_t i = 0; i < na; i++) {
     const char *p = json_string_value(json_array_get(arts, i));

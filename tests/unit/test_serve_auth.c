@@ -109,14 +109,22 @@ static const struct {
   const char *range, *peer;
   bool inside;
 } cidr_cases[] = {
-    {"127.0.0.1/32", "127.0.0.1", true},      {"127.0.0.1/32", "127.0.0.2", false},
-    {"127.0.0.1", "127.0.0.1", true},         {"10.0.0.0/8", "10.255.1.2", true},
-    {"10.0.0.0/8", "11.0.0.1", false},        {"192.168.1.128/25", "192.168.1.200", true},
-    {"192.168.1.128/25", "192.168.1.127", false}, {"0.0.0.0/0", "8.8.8.8", true},
-    {"10.0.0.0/8", "::ffff:10.1.2.3", true},  {"10.0.0.0/8", "::ffff:11.1.2.3", false},
-    {"::1/128", "::1", true},                 {"::1/128", "::2", false},
-    {"fd00::/8", "fd12:3456::1", true},       {"fd00::/8", "fe80::1", false},
-    {"127.0.0.1/32", "::1", false},           {"::1/128", "127.0.0.1", false},
+    {"127.0.0.1/32", "127.0.0.1", true},
+    {"127.0.0.1/32", "127.0.0.2", false},
+    {"127.0.0.1", "127.0.0.1", true},
+    {"10.0.0.0/8", "10.255.1.2", true},
+    {"10.0.0.0/8", "11.0.0.1", false},
+    {"192.168.1.128/25", "192.168.1.200", true},
+    {"192.168.1.128/25", "192.168.1.127", false},
+    {"0.0.0.0/0", "8.8.8.8", true},
+    {"10.0.0.0/8", "::ffff:10.1.2.3", true},
+    {"10.0.0.0/8", "::ffff:11.1.2.3", false},
+    {"::1/128", "::1", true},
+    {"::1/128", "::2", false},
+    {"fd00::/8", "fd12:3456::1", true},
+    {"fd00::/8", "fe80::1", false},
+    {"127.0.0.1/32", "::1", false},
+    {"::1/128", "127.0.0.1", false},
     {"10.0.0.0/7", "11.1.1.1", true},
 };
 
@@ -130,8 +138,9 @@ static void test_cidr(void **state) {
       fail_msg("%s contains %s: expected %d", cidr_cases[i].range, cidr_cases[i].peer,
                cidr_cases[i].inside);
   }
-  static const char *const bad[] = {"", "10.0.0.0/33", "::1/129", "10.0.0.0/", "10.0.0.0/x",
-                                    "host.example/8", "10.0.0/8", "/8", "10.0.0.0/-1"};
+  static const char *const bad[] = {"",          "10.0.0.0/33", "::1/129",
+                                    "10.0.0.0/", "10.0.0.0/x",  "host.example/8",
+                                    "10.0.0/8",  "/8",          "10.0.0.0/-1"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct uat_cidr c;
     struct uat_error err;
@@ -174,7 +183,7 @@ static void test_sessions(void **state) {
   assert_true(uat_sessions_find(&s, id, 1050, &e));
   assert_string_equal(e.user, "myriam");
   assert_string_equal(e.csrf, csrf);
-  assert_true(uat_sessions_find(&s, id, 1140, &e)); /* each use extends it: 1150 + 100 */
+  assert_true(uat_sessions_find(&s, id, 1140, &e));  /* each use extends it: 1150 + 100 */
   assert_false(uat_sessions_find(&s, id, 1250, &e)); /* idle past its life */
   assert_false(uat_sessions_find(&s, NULL, 1000, &e));
   assert_false(uat_sessions_find(&s, "", 1000, &e));
@@ -205,8 +214,9 @@ static void test_listen(void **state) {
   assert_int_equal(ntohs(((struct sockaddr_in *)&a)->sin_port), 8642);
   assert_int_equal(uat_serve_parse_listen("[::1]:0", &a, &len, &err), 0);
   assert_int_equal(a.ss_family, AF_INET6);
-  static const char *const bad[] = {"8642", "127.0.0.1", "127.0.0.1:", ":8642",
-                                    "127.0.0.1:70000", "127.0.0.1:-1", "127.0.0.1:80x"};
+  static const char *const bad[] = {
+      "8642",         "127.0.0.1",    "127.0.0.1:", ":8642", "127.0.0.1:70000",
+      "127.0.0.1:-1", "127.0.0.1:80x"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     if (uat_serve_parse_listen(bad[i], &a, &len, &err) != -1)
       fail_msg("--listen '%s' was accepted", bad[i]);

@@ -96,19 +96,28 @@ static void test_release_page_is_inert(void **state) {
   snprintf(gi.reason, sizeof gi.reason, "rejected by %s", XSS);
   struct uat_gate_verdict v = {.state = UAT_GATE_FAILED, .items = &gi, .nitems = 1};
   snprintf(v.run_reason, sizeof v.run_reason, "%s", XSS);
-  struct uat_run_check rc = {.id = "smoke", .outcome = "fail", .attempts = 1,
-                             .error = (char *)XSS};
+  struct uat_run_check rc = {.id = "smoke", .outcome = "fail", .attempts = 1, .error = (char *)XSS};
   struct uat_run_record run = {.found = true, .checks = &rc, .nchecks = 1};
   struct uat_page_expectation e = {XSS, XSS, XSS, XSS};
   const char *arts[] = {XSS};
   size_t idx[] = {0};
-  struct uat_page_check_detail detail = {.id = "smoke", .failed = &e, .nfailed = 1,
-                                         .artifacts = arts, .artifact_index = idx,
+  struct uat_page_check_detail detail = {.id = "smoke",
+                                         .failed = &e,
+                                         .nfailed = 1,
+                                         .artifacts = arts,
+                                         .artifact_index = idx,
                                          .nartifacts = 1};
   struct uat_page_who who = {.user = XSS, .csrf = "\"><script>", .can_logout = true};
-  struct uat_page_release m = {.who = &who, .playbook = &pb, .release = XSS, .commit = XSS,
-                               .run = &run, .verdict = &v, .headline = XSS, .flash = XSS,
-                               .details = &detail, .ndetails = 1};
+  struct uat_page_release m = {.who = &who,
+                               .playbook = &pb,
+                               .release = XSS,
+                               .commit = XSS,
+                               .run = &run,
+                               .verdict = &v,
+                               .headline = XSS,
+                               .flash = XSS,
+                               .details = &detail,
+                               .ndetails = 1};
   struct uat_strbuf sb;
   uat_strbuf_init(&sb, 0);
   assert_int_equal(uat_page_release(&sb, &m), 0);
