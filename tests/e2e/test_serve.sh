@@ -25,12 +25,14 @@ cd "$work" || exit 1
 export NO_COLOR=1
 unset UATRUN_USER UATRUN_LEDGER GITHUB_SHA CI_COMMIT_SHA CI_COMMIT_TAG
 export UATRUN_RELEASE=v4.6.3 UATRUN_COMMIT=4f2a9c1e7b3d5a60
+export SERVE_TOKEN=tok-s3cr3t-4711 # a playbook secret set where the page runs
 
 cat >pb.yml <<'EOF'
 name: Serve e2e
 target:
   base_url: http://127.0.0.1:9
 vars: { ok: "yes" }
+secrets: { token: SERVE_TOKEN }
 checks:
   - id: smoke
     title: Staging answers
@@ -193,13 +195,17 @@ grep -q "&#39;matis&#39; may not sign for &#39;support&#39;" body.html || fail "
 step="XSS payload in a note is rendered inert"
 payload='<script>alert(1)</script><img src=x onerror=alert(2)>"'"'"
 c=$(code -b m.jar --data-urlencode "csrf=$matis_csrf" -d "item=product-ok&action=approve" \
-  --data-urlencode "note=$payload" "$url/decide")
+  --data-urlencode "note=$payload token $SERVE_TOKEN" "$url/decide")
 [[ $c == 200 ]] || fail "HTTP $c: $(cat body.html)"
 curl -s -b m.jar "$url/" >page.html
 grep -qF '&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&quot;&#39;' page.html ||
   fail "the note is not escaped"
 grep -qF '<script' page.html && fail "a <script> reached the page"
 grep -qF '<img src=x' page.html && fail "an <img> from the note reached the page"
+step="a secret in a note is redacted before it is recorded"
+grep -qF "$SERVE_TOKEN" page.html && fail "the secret is on the page"
+grep -qF '&#39; token ***' page.html || fail "no *** in the note"
+"$uatrun" history pb.yml | grep -qF "$SERVE_TOKEN" && fail "the secret is in the ledger"
 
 step="security headers"
 headers=$(curl -s -D - -o /dev/null -b m.jar "$url/")
@@ -278,6 +284,11 @@ c=$(code -H 'X-Forwarded-User: nesserine' "$url/style.css")
 c=$(code "$url/")
 [[ $c == 403 ]] || fail "no header from the proxy: HTTP $c"
 h_csrf=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' body.html | head -1)
+step="Secure cookies when the trusted proxy says HTTPS, and only then"
+cookie=$(curl -s -D - -o /dev/null -H 'X-Forwarded-User: nesserine' -H 'X-Forwarded-Proto: https' "$url/" | grep -i '^set-cookie')
+grep -q 'HttpOnly; SameSite=Strict; Secure' <<<"$cookie" || fail "no Secure: $cookie"
+cookie=$(curl -s -D - -o /dev/null -H 'X-Forwarded-Proto: https' "$main_url/login" | grep -i '^set-cookie')
+grep -q 'Secure' <<<"$cookie" && fail "Secure believed from an untrusted peer: $cookie"
 step="a session of one proxy user does not carry another's identity"
 c=$(code -b h.jar -H 'X-Forwarded-User: matis' -d "csrf=$h_csrf&item=product-ok&action=approve" "$url/decide")
 [[ $c == 403 ]] || fail "HTTP $c"
@@ -331,6 +342,18 @@ grep -q 'accepts only SSH-signed decisions' <(curl -s -b s.jar "$url/") || fail 
 c=$(code -b s.jar -d "csrf=$csrf&item=support-briefed&action=approve" "$url/decide")
 [[ $c == 409 ]] || fail "HTTP $c"
 "$uatrun" history signed.yml | grep -q ' approve ' && fail "an unsigned decision was recorded"
+
+step="every page stops on SIGTERM, cleanly (and, in the sanitizer build, without a report)"
+for p in "${pids[@]}"; do
+  kill -TERM "$p" 2>/dev/null
+  wait "$p"
+  rc=$?
+  [[ $rc == 0 ]] || fail "a serve process exited $rc"
+done
+pids=()
+for f in *.out; do
+  grep -q 'Sanitizer\|runtime error' "$f" && fail "$f: $(cat "$f")"
+done
 
 echo "test_serve.sh: $failures failure(s)"
 ((failures == 0))
