@@ -94,16 +94,18 @@ static const char NEEDS_SIGNATURES[] =
     "holds nobody's key: sign with `uatrun signoff --sign-key KEY` instead";
 
 /* Why signing is refused right now (signatures required; the run failed; a commit in another
- * form), or NULL. */
-static char *signing_block(struct picture *p) {
+ * form), or NULL; *note: what signoff would print as a note (no run yet, an earlier playbook's
+ * run), or NULL. Both the caller's. */
+static char *signing_block(struct picture *p, char **note) {
+  *note = NULL;
   if (p->ctx.playbook->require_signatures)
     return strdup(NEEDS_SIGNATURES);
   struct uat_error err;
-  char *note = NULL;
-  int rc = p->snap.run.found ? 0 : uat_signoff_check_commit_form(&p->ctx, p->ledger, &err);
+  /* No ledger file yet: nothing recorded, so no commit to compare with. */
+  int rc =
+      p->snap.run.found || !p->ledger ? 0 : uat_signoff_check_commit_form(&p->ctx, p->ledger, &err);
   if (rc == 0)
-    rc = uat_signoff_check_run(&p->ctx, &p->snap, &note, &err);
-  free(note);
+    rc = uat_signoff_check_run(&p->ctx, &p->snap, note, &err);
   return rc ? strdup(err.text) : NULL;
 }
 
@@ -120,7 +122,8 @@ static int release_page(void *data, const struct uat_page_who *who, const char *
     return error_page(html, who, status, err.text);
   }
   char *headline = uat_gate_headline(&p.ctx, &p.snap);
-  char *block = signing_block(&p);
+  char *note = NULL;
+  char *block = signing_block(&p, &note);
   struct uat_serve_report report;
   uat_serve_report_load(a->o->run_report, p.ctx.release, p.ctx.commit, &p.snap.run, &report);
   struct uat_page_release m = {
@@ -132,6 +135,7 @@ static int release_page(void *data, const struct uat_page_who *who, const char *
       .verdict = &p.snap.verdict,
       .headline = headline ? headline : "",
       .signing_block = block,
+      .signing_note = note,
       .flash = flash,
       .flash_ok = flash_ok,
       .details = report.details,
@@ -141,6 +145,7 @@ static int release_page(void *data, const struct uat_page_who *who, const char *
   status = uat_page_release(html, &m) == 0 ? 200 : 500;
   uat_serve_report_release(&report);
   free(block);
+  free(note);
   free(headline);
   picture_close(&p);
   pthread_mutex_unlock(&a->lock);

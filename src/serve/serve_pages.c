@@ -360,6 +360,11 @@ static void items_section(struct out *o, const struct uat_page_release *m) {
     text(o, m->signing_block);
     put(o, "</p>");
   }
+  if (m->signing_note && !m->signing_block) {
+    put(o, "<p class=\"waiting\" id=\"signing-note\">note: ");
+    text(o, m->signing_note);
+    put(o, "</p>");
+  }
   if (mine == 0) {
     put(o, "<p>");
     text(o, m->who->user);

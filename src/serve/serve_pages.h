@@ -49,6 +49,7 @@ struct uat_page_release {
   const struct uat_gate_verdict *verdict;
   const char *headline;      /* the gate's verdict line */
   const char *signing_block; /* why signing is refused now (a failed run), or NULL */
+  const char *signing_note;  /* a caveat, as signoff notes it (no run recorded yet), or NULL */
   const char *flash;         /* the outcome of the last POST, or NULL */
   bool flash_ok;
   const struct uat_page_check_detail *details; /* from --run-report, may be NULL */

@@ -343,6 +343,16 @@ c=$(code -b s.jar -d "csrf=$csrf&item=support-briefed&action=approve" "$url/deci
 [[ $c == 409 ]] || fail "HTTP $c"
 "$uatrun" history signed.yml | grep -q ' approve ' && fail "an unsigned decision was recorded"
 
+step="no ledger file yet: the page opens, and signing is allowed with signoff's note"
+UATRUN_LEDGER=$work/fresh/ledger.db start_serve fresh pb.yml --auth htpasswd:htpasswd || exit 1
+[[ -e fresh/ledger.db ]] && fail "showing the page created the ledger"
+login matis 'pw-matis-2026' fr.jar || fail "cannot sign in"
+grep -q 'id="signing-note">note: no automated run recorded yet for release v4.6.3' <(curl -s -b fr.jar "$url/") ||
+  fail "no note"
+c=$(code -b fr.jar -d "csrf=$csrf&item=product-ok&action=approve" "$url/decide")
+[[ $c == 200 ]] || fail "HTTP $c: $(cat body.html)"
+[[ -s fresh/ledger.db ]] || fail "no ledger written"
+
 step="every page stops on SIGTERM, cleanly (and, in the sanitizer build, without a report)"
 for p in "${pids[@]}"; do
   kill -TERM "$p" 2>/dev/null
