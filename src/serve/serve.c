@@ -34,6 +34,8 @@ struct uat_server {
   struct MHD_Daemon *daemon;
   struct uat_sessions sessions; /* signed-in people */
   struct uat_sessions logins;   /* login forms handed out: their CSRF tokens */
+  struct uat_throttle throttle; /* names with recent wrong passwords */
+  bool throttle_ready;
   char url[96];
 };
 
@@ -302,8 +304,22 @@ static enum MHD_Result login(struct uat_server *s, struct MHD_Connection *c, str
                       "the sign-in form was too old or not from this page; try again", false);
   uat_sessions_remove(&s->logins, lid);
   const char *user = field(rq, F_USER);
-  if (!uat_htpasswd_check(s->cfg->htpasswd, user, field(rq, F_PASSWORD)))
+  if (strlen(user) >= UAT_USER_MAX)
     return login_form(s, c, MHD_HTTP_FORBIDDEN, "wrong user name or password", false);
+  int64_t wait = uat_throttle_wait(&s->throttle, user, now_s());
+  if (wait > 0) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "too many wrong passwords for this name: try again in %lld seconds (or ask whoever "
+             "keeps the htpasswd file)",
+             (long long)wait);
+    return login_form(s, c, MHD_HTTP_TOO_MANY_REQUESTS, msg, false);
+  }
+  if (!uat_htpasswd_check(s->cfg->htpasswd, user, field(rq, F_PASSWORD))) {
+    uat_throttle_failed(&s->throttle, user, now_s());
+    return login_form(s, c, MHD_HTTP_FORBIDDEN, "wrong user name or password", false);
+  }
+  uat_throttle_succeeded(&s->throttle, user);
   char sid[UAT_TOKEN_HEX], csrf[UAT_TOKEN_HEX];
   if (uat_sessions_create(&s->sessions, user, now_s(), sid, csrf) != 0)
     return send_message(s, c, 500, NULL, "Error", "cannot start a session; try again");
@@ -519,7 +535,8 @@ int uat_server_start(const struct uat_serve_config *cfg, const struct uat_serve_
   s->app = app;
   int fd = -1;
   if (uat_sessions_init(&s->sessions, 1024, SESSION_TTL_S) != 0 ||
-      uat_sessions_init(&s->logins, 256, LOGIN_TTL_S) != 0) {
+      uat_sessions_init(&s->logins, 256, LOGIN_TTL_S) != 0 ||
+      !(s->throttle_ready = uat_throttle_init(&s->throttle) == 0)) {
     uat_server_stop(s);
     return uat_error_set(err, "cannot start the sign-off page: out of memory");
   }
@@ -553,5 +570,7 @@ void uat_server_stop(struct uat_server *s) {
     MHD_stop_daemon(s->daemon); /* closes the listening socket too */
   uat_sessions_release(&s->sessions);
   uat_sessions_release(&s->logins);
+  if (s->throttle_ready)
+    uat_throttle_release(&s->throttle);
   free(s);
 }

@@ -299,3 +299,61 @@ void uat_sessions_remove(struct uat_sessions *s, const char *id) {
       OPENSSL_cleanse(&s->entries[i], sizeof s->entries[i]);
   pthread_mutex_unlock(&s->lock);
 }
+
+/* ---------- failed sign-ins ---------- */
+
+int uat_throttle_init(struct uat_throttle *t) {
+  memset(t, 0, sizeof *t);
+  return pthread_mutex_init(&t->lock, NULL) == 0 ? 0 : -1;
+}
+
+void uat_throttle_release(struct uat_throttle *t) {
+  pthread_mutex_destroy(&t->lock);
+}
+
+/* The entry of name, or NULL; with make, a new one in the slot used longest ago. */
+static struct uat_throttle_entry *throttle_entry(struct uat_throttle *t, const char *name,
+                                                 bool make) {
+  size_t oldest = 0;
+  for (size_t i = 0; i < UAT_THROTTLE_NAMES; i++) {
+    if (t->entries[i].last && strcmp(t->entries[i].name, name) == 0)
+      return &t->entries[i];
+    if (t->entries[i].last < t->entries[oldest].last)
+      oldest = i;
+  }
+  if (!make)
+    return NULL;
+  struct uat_throttle_entry *e = &t->entries[oldest];
+  memset(e, 0, sizeof *e);
+  snprintf(e->name, sizeof e->name, "%s", name);
+  return e;
+}
+
+int64_t uat_throttle_wait(struct uat_throttle *t, const char *name, int64_t now) {
+  pthread_mutex_lock(&t->lock);
+  struct uat_throttle_entry *e = throttle_entry(t, name, false);
+  int64_t wait = e && e->until > now ? e->until - now : 0;
+  pthread_mutex_unlock(&t->lock);
+  return wait;
+}
+
+void uat_throttle_failed(struct uat_throttle *t, const char *name, int64_t now) {
+  pthread_mutex_lock(&t->lock);
+  struct uat_throttle_entry *e = throttle_entry(t, name, true);
+  e->failures++;
+  e->last = now;
+  if (e->failures >= UAT_THROTTLE_FREE) {
+    int over = e->failures - UAT_THROTTLE_FREE;
+    int64_t wait = over >= 5 ? 900 : (int64_t)30 << over;
+    e->until = now + (wait > 900 ? 900 : wait);
+  }
+  pthread_mutex_unlock(&t->lock);
+}
+
+void uat_throttle_succeeded(struct uat_throttle *t, const char *name) {
+  pthread_mutex_lock(&t->lock);
+  struct uat_throttle_entry *e = throttle_entry(t, name, false);
+  if (e)
+    memset(e, 0, sizeof *e);
+  pthread_mutex_unlock(&t->lock);
+}

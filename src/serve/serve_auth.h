@@ -80,4 +80,31 @@ bool uat_sessions_find(struct uat_sessions *s, const char *id, int64_t now,
                        struct uat_session_entry *out);
 void uat_sessions_remove(struct uat_sessions *s, const char *id);
 
+/* ---------- failed sign-ins ---------- */
+
+/* After UAT_THROTTLE_FREE wrong passwords for one name, that name waits 30 s before the next
+ * try, doubling with each further failure up to 15 minutes; a success clears it. It slows
+ * guessing a password; the price is that someone can make a person wait by failing for
+ * them (they can still sign in once the wait is over). */
+#define UAT_THROTTLE_FREE 5
+#define UAT_THROTTLE_NAMES 256
+
+struct uat_throttle_entry {
+  char name[UAT_USER_MAX];
+  int failures;
+  int64_t until, last;
+};
+
+struct uat_throttle {
+  pthread_mutex_t lock;
+  struct uat_throttle_entry entries[UAT_THROTTLE_NAMES];
+};
+
+int uat_throttle_init(struct uat_throttle *t);
+void uat_throttle_release(struct uat_throttle *t);
+/* Seconds name must still wait before it may try (0: now). */
+int64_t uat_throttle_wait(struct uat_throttle *t, const char *name, int64_t now);
+void uat_throttle_failed(struct uat_throttle *t, const char *name, int64_t now);
+void uat_throttle_succeeded(struct uat_throttle *t, const char *name);
+
 #endif

@@ -205,6 +205,34 @@ static void test_sessions(void **state) {
   uat_sessions_release(&s);
 }
 
+static void test_throttle(void **state) {
+  struct uat_throttle t;
+  assert_int_equal(uat_throttle_init(&t), 0);
+  for (int i = 1; i < UAT_THROTTLE_FREE; i++) {
+    uat_throttle_failed(&t, "myriam", 1000);
+    assert_int_equal(uat_throttle_wait(&t, "myriam", 1000), 0); /* a few typos are free */
+  }
+  uat_throttle_failed(&t, "myriam", 1000);
+  assert_int_equal(uat_throttle_wait(&t, "myriam", 1000), 30);
+  assert_int_equal(uat_throttle_wait(&t, "myriam", 1029), 1);
+  assert_int_equal(uat_throttle_wait(&t, "myriam", 1030), 0);
+  assert_int_equal(uat_throttle_wait(&t, "matis", 1000), 0); /* per name */
+  uat_throttle_failed(&t, "myriam", 1030);
+  assert_int_equal(uat_throttle_wait(&t, "myriam", 1030), 60); /* doubling */
+  for (int i = 0; i < 20; i++)
+    uat_throttle_failed(&t, "myriam", 2000);
+  assert_int_equal(uat_throttle_wait(&t, "myriam", 2000), 900); /* capped */
+  uat_throttle_succeeded(&t, "myriam");
+  assert_int_equal(uat_throttle_wait(&t, "myriam", 2000), 0);
+  /* A flood of other names takes slots used longest ago, never a crash. */
+  char name[32];
+  for (int i = 0; i < 3 * UAT_THROTTLE_NAMES; i++) {
+    snprintf(name, sizeof name, "guess%d", i);
+    uat_throttle_failed(&t, name, 3000 + i);
+  }
+  uat_throttle_release(&t);
+}
+
 static void test_listen(void **state) {
   struct sockaddr_storage a;
   socklen_t len;
@@ -231,6 +259,7 @@ int main(void) {
       cmocka_unit_test(test_cidr),
       cmocka_unit_test(test_tokens),
       cmocka_unit_test(test_sessions),
+      cmocka_unit_test(test_throttle),
       cmocka_unit_test(test_listen),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -254,6 +254,20 @@ static void test_login_refusals(void **state) {
   assert_non_null(strstr(a.body.buf, "wrong user name or password"));
   assert_null(strstr(a.headers.buf, "uatrun_session="));
   answer_release(&a);
+  /* Wrong passwords for one name: after a few, that name waits (429), even with the right
+   * password; other names do not. */
+  for (int i = 1; i < UAT_THROTTLE_FREE + 1; i++) {
+    request(h, at(&f, "/login"), NULL, NULL, &a);
+    token_after(a.body.buf, "name=\"csrf\" value=\"", form_csrf, sizeof form_csrf);
+    answer_release(&a);
+    snprintf(post, sizeof post, "csrf=%s&user=myriam&password=%s", form_csrf,
+             i < UAT_THROTTLE_FREE ? "wrong" : "pw-of-myriam");
+    request(h, at(&f, "/login"), post, NULL, &a);
+    assert_int_equal(a.status, i < UAT_THROTTLE_FREE ? 403 : 429);
+    if (i == UAT_THROTTLE_FREE)
+      assert_non_null(strstr(a.body.buf, "too many wrong passwords for this name: try again in"));
+    answer_release(&a);
+  }
   /* A used form token does not work twice. */
   snprintf(post, sizeof post, "csrf=%s&user=myriam&password=pw-of-myriam", form_csrf);
   request(h, at(&f, "/login"), post, NULL, &a);
