@@ -357,16 +357,21 @@ static int configure(const struct uat_cli_options *o, struct uat_serve_config *c
 }
 
 /* The playbook, release, commit and ledger must be good before the page opens: the same
- * exit 2 / 4 as `uatrun status` for what is wrong with them. */
-static int check_start(struct app *a) {
+ * exit 2 / 4 as `uatrun status` for what is wrong with them. *banner: the line naming what
+ * the page is about, printed once it listens (the caller's). */
+static int check_start(struct app *a, char **banner) {
   struct picture p;
   struct uat_error err;
   int status = picture_load(a, NULL, &p, &err);
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
   if (status != 200)
     uat_cli_error(a->o, "%s", err.text);
   else
-    fprintf(a->o->out, "sign-off page for \"%s\", release %s, commit %.*s (ledger %s)\n",
-            p.ctx.playbook->name, p.ctx.release, COMMIT_SHOWN, p.ctx.commit, p.ctx.ledger_shown);
+    uat_strbuf_addf(&sb, "sign-off page for \"%s\", release %s, commit %.*s (ledger %s)",
+                    p.ctx.playbook->name, p.ctx.release, COMMIT_SHOWN, p.ctx.commit,
+                    p.ctx.ledger_shown);
+  *banner = uat_strbuf_take(&sb);
   picture_close(&p);
   return status == 200 ? 0 : status == 400 ? UAT_EXIT_USAGE : UAT_EXIT_LEDGER;
 }
@@ -375,7 +380,8 @@ static int check_start(struct app *a) {
  * inherit the mask), so only this thread takes them, with sigwait. A shell starts a
  * background command with SIGINT ignored, and an ignored signal never reaches sigwait:
  * Ctrl-C must stop the page however it was started, so both get their default back. */
-static int serve_until_signal(struct app *a, const struct uat_serve_config *cfg) {
+static int serve_until_signal(struct app *a, const struct uat_serve_config *cfg,
+                              const char *banner) {
   static const struct uat_serve_app callbacks = {0};
   struct uat_serve_app app = callbacks;
   app.data = a;
@@ -398,7 +404,7 @@ static int serve_until_signal(struct app *a, const struct uat_serve_config *cfg)
     uat_cli_error(a->o, "%s", err.text);
     return UAT_EXIT_USAGE;
   }
-  fprintf(a->o->out, "listening on %s (%s); Ctrl-C stops it\n", uat_server_url(server),
+  fprintf(a->o->out, "%s\nlistening on %s (%s); Ctrl-C stops it\n", banner, uat_server_url(server),
           cfg->auth == UAT_SERVE_HTPASSWD ? "sign in with the --auth htpasswd file"
                                           : "identity from the trusted proxy's header");
   fflush(a->o->out);
@@ -420,8 +426,10 @@ int uat_cmd_serve(const struct uat_cli_options *opts) {
     uat_cli_error(opts, "out of memory");
     rc = UAT_EXIT_USAGE;
   } else if (rc == 0) {
-    rc = check_start(&a);
-    rc = rc ? rc : serve_until_signal(&a, &cfg);
+    char *banner = NULL;
+    rc = check_start(&a, &banner);
+    rc = rc ? rc : serve_until_signal(&a, &cfg, banner ? banner : "");
+    free(banner);
     pthread_mutex_destroy(&a.lock);
   }
   uat_htpasswd_free(htpasswd);

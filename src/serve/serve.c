@@ -109,6 +109,11 @@ static int bind_socket(const char *listen_text, int *fd_out, char *url, size_t u
                            "cannot listen on %s: the port is already in use; stop what uses it "
                            "or choose another with --listen HOST:PORT",
                            listen_text);
+    if (e == EADDRNOTAVAIL)
+      return uat_error_set(err,
+                           "cannot listen on %s: no network interface of this machine has that "
+                           "address; give one it has with --listen HOST:PORT (such as 127.0.0.1)",
+                           listen_text);
     return uat_error_set(err, "cannot listen on %s: %s%s", listen_text, strerror(e),
                          e == EACCES ? " (ports below 1024 need privileges; choose another "
                                        "with --listen HOST:PORT)"
