@@ -12,27 +12,37 @@
 #                                    (auth-token, labels, mentions, contributors,
 #                                    pagination, menu, access-rights; comma-separated):
 #                                    runs the checks only and exits with uatrun's code
+#   scripts/demo.sh --serve          healthy staging, the checks run once, then the sign-off
+#                                    page (uatrun serve) on http://127.0.0.1:8642/ (another
+#                                    port: UATRUN_SERVE_LISTEN=127.0.0.1:PORT) with demo
+#                                    users whose passwords are made and printed at start;
+#                                    Ctrl-C stops it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 breaks=""
+serve=""
 while (($#)); do
   case $1 in
+    --serve) serve=1; shift ;;
     --break) breaks=${2:?--break needs a list, e.g. --break auth-token}; shift 2 ;;
     --break=*) breaks=${1#--break=}; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown argument '$1' (see scripts/demo.sh --help)" >&2; exit 2 ;;
   esac
 done
 
 scripts/deps.sh
 cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build build-demo -j "$(nproc 2>/dev/null || echo 2)" --target uatrun uat-demo-staging >/dev/null
+cmake --build build-demo -j "$(nproc 2>/dev/null || echo 2)" --target uatrun uat-demo-staging \
+  uat-demo-htpasswd >/dev/null
 
 uatrun=$PWD/build-demo/uatrun
 work=$(mktemp -d)
 server_pid=
+page_pid=
 cleanup() {
+  if [[ -n $page_pid ]]; then kill "$page_pid" 2>/dev/null || true; wait "$page_pid" 2>/dev/null || true; fi
   if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
@@ -41,6 +51,8 @@ trap cleanup EXIT
 server_args=(--port 0 --port-file "$work/port" --release v4.6.3)
 if [[ -n $breaks ]]; then
   server_args+=(--break "$breaks")
+elif [[ -n $serve ]]; then
+  : # the page is the point here: staging serves v4.6.3 at once, no rollout to wait for
 else
   # The release is still rolling out when the demo starts: staging serves v4.6.2 for 3 s,
   # and uatrun waits for v4.6.3 (examples/staging.yml, target.build) before any check.
@@ -83,6 +95,37 @@ if [[ -n $breaks ]]; then
   echo
   echo "uatrun exited with $rc (0 all passed, 1 a check failed)"
   exit $rc
+fi
+
+if [[ -n $serve ]]; then
+  step "run the UAT checks once, so the page has a run to show" \
+    "uatrun examples/staging.yml --report-json run.json --artifacts artifacts"
+  set +e
+  "$uatrun" examples/staging.yml --report-json "$work/run.json" --artifacts "$work/artifacts"
+  set -e
+  # Demo sign-in accounts, made now: fresh passwords each time, bcrypt-hashed by libxcrypt.
+  : >"$work/htpasswd"
+  accounts=""
+  for person in myriam nesserine matis; do
+    password=$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')
+    build-demo/examples/demo-staging/uat-demo-htpasswd "$person" "$password" 10 >>"$work/htpasswd"
+    accounts+="    $person / $password"$'\n'
+  done
+  listen=${UATRUN_SERVE_LISTEN:-127.0.0.1:8642}
+  step "the sign-off page" "uatrun serve examples/staging.yml --auth htpasswd:htpasswd --listen $listen --run-report run.json"
+  printf 'Open http://%s/ and sign in as one of (support: myriam, nesserine; product: matis):\n%s' \
+    "$listen" "$accounts"
+  printf 'Approve and reject items there, then see the gate: %s gate examples/staging.yml --no-run\n' \
+    "UATRUN_LEDGER=$UATRUN_LEDGER UATRUN_RELEASE=$UATRUN_RELEASE UATRUN_COMMIT=$UATRUN_COMMIT $uatrun"
+  # In the background, so the cleanup stops it even when the demo itself is killed.
+  "$uatrun" serve examples/staging.yml --auth "htpasswd:$work/htpasswd" --listen "$listen" \
+    --run-report "$work/run.json" &
+  page_pid=$!
+  set +e
+  wait "$page_pid"
+  rc=$?
+  page_pid=
+  exit "$rc"
 fi
 
 expect_rc() { # expected-code description command...

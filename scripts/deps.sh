@@ -7,6 +7,8 @@ packages=(
   build-essential cmake pkg-config
   libcurl4-openssl-dev libxml2-dev liblua5.4-dev libyaml-dev libsqlite3-dev
   libjansson-dev libssl-dev libmicrohttpd-dev libcmocka-dev
+  # the sign-off page (uatrun serve): libxcrypt's crypt_r checks the htpasswd bcrypt hashes
+  libcrypt-dev
   # the team ledger: libpq (client library), and a PostgreSQL server the tests start in a
   # temporary folder (tests/support/pg_cluster.sh); ssh-keygen signs and checks decisions
   libpq-dev postgresql openssh-client

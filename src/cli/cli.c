@@ -28,7 +28,8 @@ enum {
   CMD_HISTORY = 1 << 5,
   CMD_VERIFY = 1 << 6,
   CMD_LEDGER = 1 << 7,
-  CMD_ALL = 0x7f, /* the commands about a playbook (ledger takes URLs) */
+  CMD_SERVE = 1 << 8,
+  CMD_ALL = 0x7f | CMD_SERVE, /* the commands about a playbook (ledger takes URLs) */
   /* Options that shape a run of the checks. */
   CMD_RUNS = CMD_RUN | CMD_GATE,
 };
@@ -57,6 +58,9 @@ static const struct command commands[] = {
      "lint PLAYBOOK [options]"},
     {"verify-ledger", CMD_VERIFY, uat_cmd_verify_ledger, "re-check the ledger's hash chain",
      "verify-ledger PLAYBOOK [--head HASH]"},
+    {"serve", CMD_SERVE, uat_cmd_serve, "serve the sign-off page for people who do not use terminals",
+     "serve PLAYBOOK --auth htpasswd:FILE | --auth header:NAME --trusted-proxy CIDR\n"
+     "               [--listen 127.0.0.1:8642] [--run-report FILE]"},
     {"ledger", CMD_LEDGER, uat_cmd_ledger,
      "create a PostgreSQL team ledger, or copy a ledger between backends",
      "ledger init URL [--ci-role NAME] [--signer-role NAME] | ledger copy FROM TO"},
@@ -87,9 +91,10 @@ static const struct option_def options[] = {
     {"jobs", 'j', OPT_VALUE, CMD_RUNS, "N", "run N checks at a time (1 to 64, default 1)", NULL},
     {"browsers", 0, OPT_VALUE, CMD_RUNS, "N",
      "of those, at most N browser checks at a time (1 to 64, default: one per CPU)", NULL},
-    {"var", 0, OPT_VALUE, CMD_RUNS | CMD_LINT | CMD_STATUS, "KEY=VALUE",
+    {"var", 0, OPT_VALUE, CMD_RUNS | CMD_LINT | CMD_STATUS | CMD_SERVE, "KEY=VALUE",
      "override a var declared under vars: (repeatable)", NULL},
-    {"base-url", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "URL", "override target.base_url", NULL},
+    {"base-url", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS | CMD_SERVE, "URL", "override target.base_url",
+     NULL},
     {"report-junit", 0, OPT_VALUE, CMD_RUNS, "FILE", "write a JUnit XML report", NULL},
     {"report-json", 0, OPT_VALUE, CMD_RUNS | CMD_STATUS, "FILE", "write a JSON report", NULL},
     {"report-html", 0, OPT_VALUE, CMD_RUNS, "FILE",
@@ -119,6 +124,14 @@ static const struct option_def options[] = {
     {"head", 0, OPT_VALUE, CMD_VERIFY, "HASH",
      "also check against a chain head recorded elsewhere (a CI log)", NULL},
     {"limit", 'n', OPT_VALUE, CMD_HISTORY, "N", "show at most N entries", NULL},
+    {"listen", 0, OPT_VALUE, CMD_SERVE, "HOST:PORT",
+     "where the sign-off page listens (default 127.0.0.1:8642; port 0: a free one)", NULL},
+    {"auth", 0, OPT_VALUE, CMD_SERVE, "KIND:ARG",
+     "who signs: htpasswd:FILE (bcrypt) or header:NAME set by a --trusted-proxy", NULL},
+    {"trusted-proxy", 0, OPT_VALUE, CMD_SERVE, "CIDR",
+     "the proxy addresses whose identity header counts (repeatable)", NULL},
+    {"run-report", 0, OPT_VALUE, CMD_SERVE, "FILE",
+     "the --report-json of the latest run: its failed expectations and screenshots", NULL},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -324,6 +337,14 @@ static int apply_option(struct uat_cli_options *o, const struct option_def *def,
     o->ci_role = value;
   else if (!strcmp(n, "signer-role"))
     o->signer_role = value;
+  else if (!strcmp(n, "listen"))
+    o->listen = value;
+  else if (!strcmp(n, "auth"))
+    o->auth = value;
+  else if (!strcmp(n, "trusted-proxy"))
+    return push(&o->trusted, &o->ntrusted, value);
+  else if (!strcmp(n, "run-report"))
+    o->run_report = value;
   return 0;
 }
 
@@ -452,6 +473,7 @@ int uat_cli_main(int argc, char **argv) {
     free((void *)o.only);
     free((void *)o.vars);
     free((void *)o.args);
+    free((void *)o.trusted);
     return parsed > 0 ? UAT_EXIT_OK : UAT_EXIT_USAGE;
   }
   /* Process-wide library set-up, once, before any thread starts. */
@@ -472,5 +494,6 @@ int uat_cli_main(int argc, char **argv) {
   free((void *)o.only);
   free((void *)o.vars);
   free((void *)o.args);
+  free((void *)o.trusted);
   return rc;
 }

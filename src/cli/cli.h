@@ -49,6 +49,11 @@ struct uat_cli_options {
   const char *sign_key;    /* signoff --sign-key KEY */
   const char *ci_role;     /* ledger init --ci-role NAME */
   const char *signer_role; /* ledger init --signer-role NAME */
+  const char *listen;      /* serve --listen HOST:PORT */
+  const char *auth;        /* serve --auth htpasswd:FILE | header:NAME */
+  const char **trusted;    /* serve --trusted-proxy CIDR, repeatable */
+  size_t ntrusted;
+  const char *run_report;  /* serve --run-report FILE: the JSON report of the latest run */
   const char **args;       /* ledger: ACTION and its arguments */
   size_t nargs;
   int limit;        /* history --limit N (0: all) */
@@ -75,5 +80,6 @@ int uat_cmd_status(const struct uat_cli_options *opts);
 int uat_cmd_history(const struct uat_cli_options *opts);
 int uat_cmd_verify_ledger(const struct uat_cli_options *opts);
 int uat_cmd_ledger(const struct uat_cli_options *opts);
+int uat_cmd_serve(const struct uat_cli_options *opts);
 
 #endif

@@ -268,6 +268,11 @@ static char *headline(const struct view *v) {
   return uat_strbuf_take(&sb);
 }
 
+char *uat_gate_headline(const struct uat_context *ctx, const struct uat_gate_snapshot *snap) {
+  struct view v = {.ctx = ctx, .snap = snap};
+  return headline(&v);
+}
+
 static const char *item_mark(const struct view *v, enum uat_item_state s, const char **colour) {
   if (s == UAT_ITEM_APPROVED) {
     *colour = paint(v, GREEN);

@@ -61,6 +61,9 @@ char *uat_gate_command_for(const struct uat_context *ctx, const char *verb);
  * around it. NULL (out of memory) or the caller's. */
 char *uat_gate_shown_note(const struct uat_context *ctx, const char *note);
 
+/* The gate's one-line verdict ("GATE CLOSED — waiting for 2 sign-offs"); caller frees. */
+char *uat_gate_headline(const struct uat_context *ctx, const struct uat_gate_snapshot *snap);
+
 /* `gate` (run_checks true unless --no-run) and `status` (never runs): prints the verdict,
  * writes --report-json, returns the exit code. */
 int uat_gate_show(const struct uat_cli_options *opts, bool run_checks);

@@ -2,8 +2,7 @@
  * role for one release and commit. On a terminal it asks item by item and
  * records nothing until the person confirms; without one it records the single
  * decision given by --item and --approve/--reject (chat bots, scripts). */
-#include "cli/cmd_gate.h"
-#include "ledger/sshsig.h"
+#include "cli/signoff_rules.h"
 #include "report/report_text.h"
 
 #include <ctype.h>
@@ -17,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NOTE_MAX 2000
+#define NOTE_MAX UAT_SIGNOFF_NOTE_MAX
 #define COMMIT_SHOWN 12
 
 enum choice_kind { CHOICE_SKIP, CHOICE_APPROVE, CHOICE_REJECT };
@@ -234,144 +233,67 @@ static int check_mode(const struct session *s) {
 }
 
 /* A commit given in another form than the checks ran for (short SHA, other case) names no
- * run, and the gate would never count the sign-off: refuse it, naming the recorded form.
- * Returns 0 or an exit code (after printing why). */
+ * run, and the gate would never count the sign-off. Returns 0 or an exit code (printed). */
 static int check_commit_form(const struct session *s) {
-  const struct uat_context *ctx = &s->ctx;
-  char *other = NULL;
   struct uat_error err;
-  if (uat_ledger_run_commit_like(s->ledger, ctx->playbook->name, ctx->release, ctx->commit, &other,
-                                 &err) != 0) {
+  int rc = uat_signoff_check_commit_form(&s->ctx, s->ledger, &err);
+  if (rc != 0)
     uat_cli_error(s->o, "%s", err.text);
-    return UAT_EXIT_LEDGER;
-  }
-  if (!other)
-    return 0;
-  uat_cli_error(s->o,
-                "the checks of release %s ran for commit %s, and you sign for '%s': the gate "
-                "compares commits exactly, so this sign-off would not count; sign with "
-                "--commit %s (or run the checks for '%s' first)",
-                ctx->release, other, ctx->commit, other, ctx->commit);
-  free(other);
-  return UAT_EXIT_USAGE;
+  return rc;
 }
 
 /* Signing is refused while the latest run of this release and commit failed. */
 static int check_latest_run(const struct session *s) {
-  const struct uat_cli_options *o = s->o;
-  const struct uat_run_record *run = &s->snap.run;
-  const struct uat_context *ctx = &s->ctx;
-  char *cmd = uat_gate_command_for(ctx, "run");
-  if (!cmd) {
-    uat_cli_error(o, "out of memory");
-    return UAT_EXIT_USAGE;
-  }
-  int rc = 0;
-  if (!run->found) {
-    fprintf(o->err,
-            "uatrun: note: no automated run recorded yet for release %s commit %.*s; the gate "
-            "will need one: %s\n",
-            ctx->release, COMMIT_SHOWN, ctx->commit, cmd);
-  } else if (!run->passed) {
-    char when[32];
-    struct uat_strbuf ids;
-    uat_strbuf_init(&ids, 0);
-    for (size_t i = 0; i < run->nfailed_ids; i++)
-      uat_strbuf_addf(&ids, "%s%s", i ? ", " : "", run->failed_ids[i]);
-    uat_cli_error(o,
-                  "the latest run of release %s commit %.*s failed%s%s%s at %s; fix it and "
-                  "run the checks again before signing: %s",
-                  ctx->release, COMMIT_SHOWN, ctx->commit, ids.len ? " (checks: " : "",
-                  ids.len ? ids.buf : "", ids.len ? ")" : "",
-                  uat_gate_format_time(run->time, when, sizeof when), cmd);
-    uat_strbuf_release(&ids);
-    rc = UAT_EXIT_FAILED;
-  } else if (!run->digest || strcmp(run->digest, s->snap.digest) != 0) {
-    /* Only the playbook version: signoff takes no --base-url or --var, so a run against the
-     * gate's own target would otherwise be called "an earlier version" here. */
-    fprintf(o->err,
-            "uatrun: note: the latest run used an earlier version of the playbook; the gate will "
-            "need a new one: %s\n",
-            cmd);
-  }
-  free(cmd);
+  struct uat_error err;
+  char *note = NULL;
+  int rc = uat_signoff_check_run(&s->ctx, &s->snap, &note, &err);
+  if (rc != 0)
+    uat_cli_error(s->o, "%s", err.text);
+  else if (note)
+    fprintf(s->o->err, "uatrun: note: %s\n", note);
+  free(note);
   return rc;
 }
 
 /* distinct_signers: the item of another role this signer already satisfies, or NULL. */
 static const struct uat_gate_item *already_signed_elsewhere(const struct session *s) {
-  if (!s->ctx.playbook->distinct_signers)
-    return NULL;
-  return uat_gate_other_role_signed_by(&s->snap.verdict, s->o->role, s->signer);
+  return uat_signoff_distinct_conflict(&s->ctx, &s->snap, s->o->role, s->signer);
 }
 
 static void explain_distinct(const struct session *s, const struct uat_gate_item *other, FILE *out,
                              const char *prefix) {
-  fprintf(out,
-          "%s'%s' already signed for '%s' (%s) of release %s, and this playbook needs a "
-          "different person for each role (gate.distinct_signers)",
-          prefix, s->signer, other->item->role, other->item->id, s->ctx.release);
+  char *why = uat_signoff_explain_distinct(&s->ctx, s->signer, other);
+  fprintf(out, "%s%s", prefix, why ? why : "you already signed for another role");
+  free(why);
 }
 
-/* The ledger record of choice c, its note redacted (*note holds it: the caller frees). */
-static int make_decision(const struct session *s, const struct choice *c, struct uat_decision *d,
-                         char **note, struct uat_error *err) {
-  const struct uat_context *ctx = &s->ctx;
-  *note = c->note ? uat_redact(&ctx->redactor, c->note) : NULL;
-  if (c->note && !*note)
-    return uat_error_set(err, "cannot record the decision: out of memory");
-  *d = (struct uat_decision){
-      .time = (int64_t)time(NULL),
-      .playbook = ctx->playbook->name,
-      .digest = (char *)s->snap.digest,
-      .release = ctx->release,
-      .commit = ctx->commit,
-      .role = c->item->role,
-      .item = c->item->id,
-      .signer = s->signer,
-      .approve = c->kind == CHOICE_APPROVE,
-      .note = *note,
-      .run_seq = s->snap.run.found ? s->snap.run.seq : 0,
-  };
-  return 0;
-}
-
-static void print_recorded(const struct session *s, const struct uat_decision *d) {
+static void print_recorded(const struct session *s, const struct uat_signoff_choice *c) {
   if (s->o->quiet) /* the ledger head line still follows */
     return;
-  fprintf(s->o->out, "recorded: %s %s by %s for %s (%.*s)\n", d->approve ? "approve" : "reject",
-          d->item, d->signer, d->release, COMMIT_SHOWN, d->commit);
+  fprintf(s->o->out, "recorded: %s %s by %s for %s (%.*s)\n", c->approve ? "approve" : "reject",
+          c->item->id, s->signer, s->ctx.release, COMMIT_SHOWN, s->ctx.commit);
 }
 
 /* Appends the decisions of choices (skips left out) in one transaction: all or none; with
  * --sign-key each is signed first. Returns 0 or an exit code (err says why). */
 static int record(struct session *s, const struct choice *choices, size_t n,
                   char head[UAT_HASH_HEX], struct uat_error *err) {
-  struct uat_decision *ds = calloc(n ? n : 1, sizeof *ds);
-  char **notes = calloc(n ? n : 1, sizeof *notes);
-  size_t nd = 0;
-  int rc = ds && notes ? 0 : UAT_EXIT_LEDGER;
-  if (rc)
+  struct uat_signoff_choice *cs = calloc(n ? n : 1, sizeof *cs);
+  if (!cs) {
     uat_error_set(err, "cannot record the decisions: out of memory");
-  for (size_t i = 0; rc == 0 && i < n; i++)
-    if (choices[i].kind != CHOICE_SKIP) {
-      if (make_decision(s, &choices[i], &ds[nd], &notes[nd], err) != 0)
-        rc = UAT_EXIT_LEDGER;
-      nd++;
-    }
-  for (size_t i = 0; rc == 0 && s->o->sign_key && i < nd; i++)
-    if (uat_sshsig_sign_decision(s->o->sign_key, &ds[i], err) != 0)
-      rc = UAT_EXIT_USAGE;
-  if (rc == 0 && uat_ledger_record_decisions(s->ledger, ds, nd, head, err) != 0)
-    rc = UAT_EXIT_LEDGER;
-  for (size_t i = 0; rc == 0 && i < nd; i++)
-    print_recorded(s, &ds[i]);
-  for (size_t i = 0; notes && i < nd; i++) {
-    free(notes[i]);
-    free(ds[i].signature);
+    return UAT_EXIT_LEDGER;
   }
-  free(notes);
-  free(ds);
+  size_t nd = 0;
+  for (size_t i = 0; i < n; i++)
+    if (choices[i].kind != CHOICE_SKIP)
+      cs[nd++] = (struct uat_signoff_choice){.item = choices[i].item,
+                                             .approve = choices[i].kind == CHOICE_APPROVE,
+                                             .note = choices[i].note};
+  int rc = uat_signoff_record(&s->ctx, s->ledger, &s->snap, s->signer, cs, nd, s->o->sign_key,
+                              head, err);
+  for (size_t i = 0; rc == 0 && i < nd; i++)
+    print_recorded(s, &cs[i]);
+  free(cs);
   return rc;
 }
 

@@ -36,6 +36,15 @@ struct uat_decision_list {
   size_t count;
 };
 
+/* One check of a recorded run, as the ledger keeps it (the sign-off page lists them). */
+struct uat_run_check {
+  char *id;
+  char *outcome; /* "pass" "fail" "error" "skip" */
+  int attempts;
+  double duration_s;
+  char *error; /* redacted when recorded; NULL when none */
+};
+
 /* The latest recorded run of a release and commit. */
 struct uat_run_record {
   bool found;
@@ -49,6 +58,8 @@ struct uat_run_record {
   size_t npassed, nfailed, nerrored;
   char **failed_ids; /* checks that did not pass */
   size_t nfailed_ids;
+  struct uat_run_check *checks; /* every check of the run, in run order */
+  size_t nchecks;
   /* target.build: what staging served before the checks ran (has_build false: no wait) */
   bool has_build;
   char *build_url;

@@ -2,11 +2,13 @@
  * a SQLite file), builds rows through ledger_rows.c and reads records back through the
  * backend's few queries, so both backends hold the same rows with the same hashes. */
 #include "ledger/ledger.h"
+#include "util/strbuf.h"
 
 #include "ledger/ledger_backend.h"
 #include "ledger/ledger_pg.h"
 #include "util/redact.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,22 @@ char *uat_ledger_shown_name(const char *where) {
 
 char *uat_ledger_url_password(const char *where) {
   return uat_ledger_is_url(where) ? uat_ledger_pg_password(where) : NULL;
+}
+
+char *uat_ledger_url_as(const char *url, const char *user) {
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  /* libpq takes the last value of a URI parameter: this user= wins over a user@ in it. */
+  int rc = uat_strbuf_adds(&sb, url);
+  rc = rc ? rc : uat_strbuf_adds(&sb, strchr(url, '?') ? "&user=" : "?user=");
+  for (const unsigned char *p = (const unsigned char *)user; rc == 0 && *p; p++)
+    rc = isalnum(*p) || strchr("-._~", *p) ? uat_strbuf_add(&sb, p, 1)
+                                           : uat_strbuf_addf(&sb, "%%%02X", *p);
+  if (rc != 0) {
+    uat_strbuf_release(&sb);
+    return NULL;
+  }
+  return uat_strbuf_take(&sb);
 }
 
 const char *uat_ledger_name(const struct uat_ledger *ledger) {
@@ -332,6 +350,12 @@ void uat_run_record_clear(struct uat_run_record *run) {
   for (size_t i = 0; i < run->nfailed_ids; i++)
     free(run->failed_ids[i]);
   free(run->failed_ids);
+  for (size_t i = 0; i < run->nchecks; i++) {
+    free(run->checks[i].id);
+    free(run->checks[i].outcome);
+    free(run->checks[i].error);
+  }
+  free(run->checks);
   memset(run, 0, sizeof *run);
 }
 

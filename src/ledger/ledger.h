@@ -44,6 +44,10 @@ bool uat_ledger_exists(const char *where);
 char *uat_ledger_shown_name(const char *where);
 /* The password a URL carries (the caller's: to add to a redactor), else NULL. */
 char *uat_ledger_url_password(const char *where);
+/* A postgresql:// URL that connects as user (the sign-off page signs each decision through
+ * the signer's own database user, as `uatrun signoff` does); the caller's, NULL when out of
+ * memory. The password comes from PGPASSFILE / ~/.pgpass (or another libpq method). */
+char *uat_ledger_url_as(const char *url, const char *user);
 /* The shown name of an open ledger (borrowed). */
 const char *uat_ledger_name(const struct uat_ledger *ledger);
 /* Who the ledger knows the writer to be: PostgreSQL's session_user (*user, the caller's);

@@ -327,6 +327,32 @@ static int fill_failed_ids(json_t *checks, struct uat_run_record *r) {
   return 0;
 }
 
+/* Every check of the run with its outcome, attempts, time and (redacted) error. */
+static int fill_checks(json_t *checks, struct uat_run_record *r) {
+  size_t n = json_array_size(checks);
+  if (n == 0)
+    return 0;
+  if (!(r->checks = calloc(n, sizeof *r->checks)))
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    json_t *c = json_array_get(checks, i);
+    const char *id = json_string_value(json_object_get(c, "id"));
+    const char *outcome = json_string_value(json_object_get(c, "outcome"));
+    const char *error = json_string_value(json_object_get(c, "error"));
+    if (!id || !outcome)
+      continue;
+    struct uat_run_check *rc = &r->checks[r->nchecks++];
+    rc->attempts = (int)json_integer_value(json_object_get(c, "attempts"));
+    rc->duration_s = json_number_value(json_object_get(c, "duration_s"));
+    rc->id = strdup(id);
+    rc->outcome = strdup(outcome);
+    rc->error = error ? strdup(error) : NULL;
+    if (!rc->id || !rc->outcome || (error && !rc->error))
+      return -1;
+  }
+  return 0;
+}
+
 /* What target.build found before the run, when the run recorded it. */
 static int fill_build(json_t *b, struct uat_run_record *r) {
   if (!json_is_object(b))
@@ -362,7 +388,8 @@ int uat_ledger_fill_run(const struct uat_ledger_row *row, struct uat_run_record 
     r->npassed = json_count(counts, "passed");
     r->nfailed = json_count(counts, "failed");
     r->nerrored = json_count(counts, "errored");
-    ok = fill_failed_ids(json_object_get(payload, "checks"), r) == 0;
+    ok = fill_failed_ids(json_object_get(payload, "checks"), r) == 0 &&
+         fill_checks(json_object_get(payload, "checks"), r) == 0;
   }
   if (ok)
     ok = fill_build(json_object_get(payload, "build"), r) == 0;
