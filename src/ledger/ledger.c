@@ -22,11 +22,6 @@ struct uat_ledger {
   char *shown; /* the name in messages: a URL's password redacted */
 };
 
-bool uat_ledger_is_url(const char *where) {
-  return where && (strncasecmp(where, "postgresql://", 13) == 0 ||
-                   strncasecmp(where, "postgres://", 11) == 0);
-}
-
 bool uat_ledger_exists(const char *where) {
   if (uat_ledger_is_url(where))
     return true;
@@ -34,20 +29,17 @@ bool uat_ledger_exists(const char *where) {
 }
 
 char *uat_ledger_shown_name(const char *where) {
-  if (!uat_ledger_is_url(where))
-    return strdup(where);
-  char *password = uat_ledger_pg_password(where);
-  struct uat_redactor r;
-  uat_redactor_init(&r);
-  char *shown = NULL;
-  if (!password || uat_redactor_add(&r, password) == 0)
-    shown = uat_redact(&r, where);
-  uat_redactor_release(&r);
-  if (password) {
-    memset(password, 0, strlen(password));
-    free(password);
-  }
-  return shown;
+  return uat_ledger_is_url(where) ? uat_ledger_pg_shown_name(where) : strdup(where);
+}
+
+int uat_ledger_init(const char *url, const char *ci_role, const char *signer_role,
+                    struct uat_error *err) {
+  if (!uat_ledger_is_url(url))
+    return uat_error_set(err,
+                         "`uatrun ledger init` creates a PostgreSQL ledger: give a postgresql:// "
+                         "URL, not '%s' (a SQLite ledger is created by its first write)",
+                         url);
+  return uat_ledger_pg_init(url, ci_role, signer_role, err);
 }
 
 char *uat_ledger_url_password(const char *where) {
@@ -334,29 +326,6 @@ void uat_decision_list_free(struct uat_decision_list *list) {
   free(list->items);
   list->items = NULL;
   list->count = 0;
-}
-
-void uat_run_record_clear(struct uat_run_record *run) {
-  if (!run)
-    return;
-  free(run->digest);
-  free(run->release);
-  free(run->commit);
-  free(run->fingerprint);
-  free(run->build_url);
-  free(run->build_json);
-  free(run->build_expected);
-  free(run->build_served);
-  for (size_t i = 0; i < run->nfailed_ids; i++)
-    free(run->failed_ids[i]);
-  free(run->failed_ids);
-  for (size_t i = 0; i < run->nchecks; i++) {
-    free(run->checks[i].id);
-    free(run->checks[i].outcome);
-    free(run->checks[i].error);
-  }
-  free(run->checks);
-  memset(run, 0, sizeof *run);
 }
 
 /* ---------- verification ---------- */

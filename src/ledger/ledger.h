@@ -10,6 +10,7 @@
 #ifndef UAT_LEDGER_H
 #define UAT_LEDGER_H
 
+#include "ledger/ledger_types.h"
 #include "util/error.h"
 #include "gate/gate.h"
 #include "util/result.h"
@@ -17,14 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define UAT_HASH_HEX 65 /* 64 hex digits + NUL */
-
 struct uat_ledger;
-
-enum uat_ledger_mode {
-  UAT_LEDGER_READ,  /* the file must exist and be a uatrun ledger; never created or changed */
-  UAT_LEDGER_WRITE, /* created (with its folder) when missing; migrated to the current schema */
-};
 
 /* path: a SQLite file, or a postgresql:// (postgres://) URL; libpq's PG* variables and
  * ~/.pgpass fill in what the URL leaves out. Returns 0, or -1 with err naming the ledger
@@ -35,8 +29,6 @@ int uat_ledger_open(const char *path, enum uat_ledger_mode mode, struct uat_ledg
                     struct uat_error *err);
 void uat_ledger_close(struct uat_ledger *ledger);
 
-/* True for a postgresql:// or postgres:// URL. */
-bool uat_ledger_is_url(const char *where);
 /* False only for a file that does not exist (a URL may always exist). */
 bool uat_ledger_exists(const char *where);
 /* The ledger's name as shown to people: a URL with its password replaced by ***. The

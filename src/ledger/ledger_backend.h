@@ -6,8 +6,11 @@
 #ifndef UAT_LEDGER_BACKEND_H
 #define UAT_LEDGER_BACKEND_H
 
-#include "ledger/ledger.h"
 #include "ledger/ledger_rows.h"
+#include "ledger/ledger_types.h"
+
+#include <jansson.h>
+#include <stdint.h>
 
 enum uat_ledger_query {
   UAT_LEDGER_Q_LATEST_RUN,   /* the newest run of playbook, release, commit (at most one row) */

@@ -119,6 +119,21 @@ char *uat_ledger_pg_password(const char *url) {
   return password;
 }
 
+char *uat_ledger_pg_shown_name(const char *url) {
+  char *password = uat_ledger_pg_password(url);
+  struct uat_redactor r;
+  uat_redactor_init(&r);
+  char *shown = NULL;
+  if (!password || uat_redactor_add(&r, password) == 0)
+    shown = uat_redact(&r, url);
+  uat_redactor_release(&r);
+  if (password) {
+    memset(password, 0, strlen(password));
+    free(password);
+  }
+  return shown;
+}
+
 /* libpq's last message on one line, redacted. */
 static void pg_message(const struct pg_ledger *l, const char *raw, char *out, size_t size) {
   char *text = uat_redact(&l->redactor, raw ? raw : "");
@@ -516,19 +531,11 @@ static int grants_sql(struct pg_ledger *l, const char *ci, const char *signer,
   return 0;
 }
 
-int uat_ledger_init(const char *url, const char *ci_role, const char *signer_role,
-                    struct uat_error *err) {
-  char *shown = uat_ledger_shown_name(url);
+int uat_ledger_pg_init(const char *url, const char *ci_role, const char *signer_role,
+                       struct uat_error *err) {
+  char *shown = uat_ledger_pg_shown_name(url);
   if (!shown)
     return uat_error_set(err, "cannot initialise the ledger: out of memory");
-  if (!uat_ledger_is_url(url)) {
-    uat_error_set(err,
-                  "`uatrun ledger init` creates a PostgreSQL ledger: give a postgresql:// URL, "
-                  "not '%s' (a SQLite ledger is created by its first write)",
-                  shown);
-    free(shown);
-    return -1;
-  }
   if (strcmp(ci_role, signer_role) == 0) {
     uat_error_set(err,
                   "--ci-role and --signer-role are both '%s': CI must not be able to sign, so "

@@ -471,3 +471,26 @@ int uat_ledger_verify_row(const char *where, const struct uat_ledger_row *row, i
                          where, what);
   return 0;
 }
+
+void uat_run_record_clear(struct uat_run_record *run) {
+  if (!run)
+    return;
+  free(run->digest);
+  free(run->release);
+  free(run->commit);
+  free(run->fingerprint);
+  free(run->build_url);
+  free(run->build_json);
+  free(run->build_expected);
+  free(run->build_served);
+  for (size_t i = 0; i < run->nfailed_ids; i++)
+    free(run->failed_ids[i]);
+  free(run->failed_ids);
+  for (size_t i = 0; i < run->nchecks; i++) {
+    free(run->checks[i].id);
+    free(run->checks[i].outcome);
+    free(run->checks[i].error);
+  }
+  free(run->checks);
+  memset(run, 0, sizeof *run);
+}
