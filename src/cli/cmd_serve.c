@@ -1,6 +1,7 @@
 /* `uatrun serve`: the sign-off page. The HTTP side (sessions, CSRF, escaping, headers) is
  * src/serve/; this file is what the pages show and what a decision does, through the same
  * ledger, gate and sign-off rules as `uatrun status` and `uatrun signoff`. */
+#include "cli/cmd_gate.h"
 #include "cli/signoff_rules.h"
 
 #include "serve/serve.h"

@@ -5,7 +5,7 @@
 #ifndef UAT_GATE_VIEW_H
 #define UAT_GATE_VIEW_H
 
-#include "cli/cmd_gate.h"
+#include "cli/gate_snapshot.h"
 #include "cli/context.h"
 #include "report/report.h"
 

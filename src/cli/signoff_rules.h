@@ -5,7 +5,7 @@
 #ifndef UAT_SIGNOFF_RULES_H
 #define UAT_SIGNOFF_RULES_H
 
-#include "cli/cmd_gate.h"
+#include "cli/gate_snapshot.h"
 
 #include <stdbool.h>
 
