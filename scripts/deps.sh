@@ -19,6 +19,9 @@ packages=(
   curl sqlite3 bsdutils jq time python3 shellcheck strace
   # browser checks (and their tests): headless Chromium and Debian's chromedriver
   chromium chromium-driver
+  # scripts/fuzz.sh: the libFuzzer harnesses of tests/fuzz build with clang, whose fuzzer and
+  # sanitizer runtimes Debian ships in libclang-rt-14-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()

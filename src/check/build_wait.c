@@ -145,7 +145,7 @@ static int read_json(struct uat_build_poll *p, const struct uat_build_wait *w,
   if (!root) {
     p->state = UAT_BUILD_NOT_JSON;
     return set_what(p, w, "answers something that is not JSON (line %d, column %d: %s)", jerr.line,
-                    jerr.column, jerr.text);
+                    jerr.column, uat_text_one_line(jerr.text));
   }
   int rc = read_json_value(p, w, uat_build_json_at(root, w->json));
   json_decref(root);

@@ -3,6 +3,7 @@
  * them arrays (an empty Lua table is otherwise an object); json.null is a
  * light userdata that tostring() shows as "null". */
 #include "check/lua_api.h"
+#include "util/strbuf.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -60,9 +61,11 @@ static void push_object(lua_State *L, const json_t *v, int depth) {
   }
 }
 
+/* Arrays and objects nest at most MAX_DEPTH levels, as json.encode allows: decoding one more
+ * level gave a table json.encode then refused. */
 static void push_value(lua_State *L, const json_t *v, int depth) {
-  if (depth > MAX_DEPTH)
-    luaL_error(L, "JSON nested deeper than %d levels", MAX_DEPTH);
+  if (depth >= MAX_DEPTH && (json_is_array(v) || json_is_object(v)))
+    luaL_error(L, "JSON nested deeper than %d levels; decode a smaller part of it", MAX_DEPTH);
   luaL_checkstack(L, 4, "JSON nested too deeply");
   switch (json_typeof(v)) {
   case JSON_OBJECT:
@@ -147,13 +150,17 @@ void uat_lua_push_decoded_json(lua_State *L, const char *text, size_t len, const
   json_t *tree = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
   if (!tree) {
     uat_lua_release(L, reserved);
+    /* jansson quotes the bytes it choked on: keep a CR or LF there from breaking the line */
     luaL_error(L, "%s: invalid JSON at line %d column %d: %s", what, jerr.line, jerr.column,
-               jerr.text);
+               uat_text_one_line(jerr.text));
   }
   lua_pushlightuserdata(L, tree);
   int rc = lua_pcall(L, 1, 1, 0);
   json_decref(tree);
   uat_lua_release(L, reserved);
+  /* The error names the call ("json.decode: JSON nested ..."); a memory error stays as it is. */
+  if (rc == LUA_ERRRUN && lua_type(L, -1) == LUA_TSTRING)
+    luaL_error(L, "%s: %s", what, lua_tostring(L, -1));
   if (rc != LUA_OK)
     lua_error(L);
 }

@@ -2,6 +2,7 @@
 #include "net/webdriver.h"
 
 #include "net/http.h"
+#include "util/strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +20,11 @@ struct uat_webdriver {
   char last_error[64];
 };
 
-/* The first line of a driver's message: chromedriver appends build details and stack lines. */
+/* The first line of a driver's message: chromedriver appends build details and stack lines.
+ * A lone CR ends the line too: a terminal would go back and overwrite the start with what
+ * follows it. */
 static void first_line(const char *msg, char *out, size_t size) {
-  size_t n = strcspn(msg, "\n");
+  size_t n = strcspn(msg, "\r\n");
   if (n >= size)
     n = size - 1;
   memcpy(out, msg, n);
@@ -36,8 +39,9 @@ int uat_webdriver_parse_reply(const char *body, size_t len, json_t **value, stru
   json_t *root = json_loadb(body ? body : "", len, JSON_DISABLE_EOF_CHECK, &jerr);
   if (!json_is_object(root)) {
     json_decref(root);
+    /* jansson quotes the bytes it choked on: a CR or LF there broke the one-line error */
     return uat_error_set(err, "the driver's reply is not a WebDriver JSON object (%s)",
-                         root ? "another JSON value" : jerr.text);
+                         root ? "another JSON value" : uat_text_one_line(jerr.text));
   }
   json_t *v = json_object_get(root, "value");
   if (!v) {
@@ -46,10 +50,15 @@ int uat_webdriver_parse_reply(const char *body, size_t len, json_t **value, stru
   }
   const char *code = json_is_object(v) ? json_string_value(json_object_get(v, "error")) : NULL;
   if (code) {
+    /* Both cut to their first line: a broken driver's multi-line "error" spilled its stack
+     * trace into the check's one-line error as much as a long "message" would. */
     const char *msg = json_string_value(json_object_get(v, "message"));
-    char line[512];
+    char what[128], line[512];
+    first_line(code, what, sizeof what);
     first_line(msg ? msg : "", line, sizeof line);
-    uat_error_set(err, "%s%s%s", code, line[0] ? ": " : "", line);
+    if (!what[0])
+      snprintf(what, sizeof what, "the driver reported an error without naming it");
+    uat_error_set(err, "%s%s%s", what, line[0] ? ": " : "", line);
     json_decref(root);
     return -1;
   }

@@ -15,7 +15,7 @@ struct uat_webdriver;
 
 /* Parses one WebDriver reply body (any HTTP status): {"value": V} gives 0 and *value = V
  * (a new reference; JSON null for an empty value); {"value": {"error": E, "message": M}} or a
- * body that is not such JSON gives -1 with err = "E: M" (the first line of M). *value is NULL
+ * body that is not such JSON gives -1 with err = "E: M" (the first line of each). *value is NULL
  * on error. Pure: safe to fuzz. */
 int uat_webdriver_parse_reply(const char *body, size_t len, json_t **value, struct uat_error *err);
 

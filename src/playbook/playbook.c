@@ -1580,11 +1580,27 @@ struct uat_playbook *uat_playbook_load(const char *path, const struct uat_playbo
                   e.text);
     return NULL;
   }
+  struct uat_playbook *pb = uat_playbook_load_text(path, buf, len, opts, err);
+  free(buf);
+  return pb;
+}
+
+struct uat_playbook *uat_playbook_load_text(const char *path, const char *buf, size_t len,
+                                            const struct uat_playbook_options *opts,
+                                            struct uat_error *err) {
+  if (!path || !buf) {
+    uat_error_set(err, "no playbook given; pass the path of a playbook file");
+    return NULL;
+  }
+  if (len > MAX_FILE_SIZE) {
+    uat_error_set(err, "'%s' is larger than 16 MiB; a playbook is a text file of at most 16 MiB",
+                  path);
+    return NULL;
+  }
   struct uat_playbook *pb = calloc(1, sizeof *pb);
   if (!pb || set_paths(pb, path, err) != 0) {
     if (!pb)
       uat_error_set(err, "out of memory");
-    free(buf);
     uat_playbook_free(pb);
     return NULL;
   }
@@ -1599,7 +1615,6 @@ struct uat_playbook *uat_playbook_load(const char *path, const struct uat_playbo
     rc = parse_root(&L, yaml_document_get_root_node(&L.doc));
     yaml_document_delete(&L.doc);
   }
-  free(buf);
   if (rc != 0) {
     redact_error(pb, err);
     uat_playbook_free(pb);

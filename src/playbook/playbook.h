@@ -153,6 +153,12 @@ struct uat_playbook_options {
 /* Loads and validates. Returns NULL with err set ("FILE:LINE:COL: ...") on any problem. */
 struct uat_playbook *uat_playbook_load(const char *path, const struct uat_playbook_options *opts,
                                        struct uat_error *err);
+/* The same for text already in memory (len bytes, no NUL needed at the end; borrowed): path
+ * names the playbook in messages and its folder, which must exist, resolves scripts and the
+ * ledger. Lets tests and the fuzz harness load a playbook without writing a file. */
+struct uat_playbook *uat_playbook_load_text(const char *path, const char *text, size_t len,
+                                            const struct uat_playbook_options *opts,
+                                            struct uat_error *err);
 void uat_playbook_free(struct uat_playbook *pb);
 
 /* Applies a --var KEY=VALUE override (VALUE kept as a string). Returns 0 or -1 with err set. */

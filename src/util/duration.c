@@ -49,7 +49,9 @@ int uat_duration_parse(const char *text, double *seconds) {
   return 0;
 }
 
-/* Rounds to the unit shown and drops a zero tail ("2h", not "2h00m"), as duration.h promises. */
+/* Rounds to the unit shown and drops a zero tail ("2h", not "2h00m"), as duration.h promises.
+ * Each form rounds to its own smallest unit (minutes for "22h15m", hours for "3d05h"): cutting
+ * the seconds off instead showed 80085 s (22h14m45s) as "22h14m". */
 const char *uat_duration_format(double s, char *buf, unsigned size) {
   if (!buf || size == 0)
     return buf;
@@ -58,16 +60,17 @@ const char *uat_duration_format(double s, char *buf, unsigned size) {
   if (s > 1e12) /* keeps the integer conversions below defined */
     s = 1e12;
   long long ms = (long long)(s * 1000 + 0.5), tenths = (long long)(s * 10 + 0.5);
-  long long t = (long long)(s + 0.5);
+  long long t = (long long)(s + 0.5), minutes = (long long)(s / 60 + 0.5);
+  long long hours = (long long)(s / 3600 + 0.5);
   if (ms < 1000)
     snprintf(buf, size, "%lldms", ms);
   else if (tenths < 600)
     snprintf(buf, size, "%lld.%llds", tenths / 10, tenths % 10);
   else if (t < 3600)
     snprintf(buf, size, t % 60 ? "%lldm%02llds" : "%lldm", t / 60, t % 60);
-  else if (t < 2 * 86400)
-    snprintf(buf, size, t % 3600 / 60 ? "%lldh%02lldm" : "%lldh", t / 3600, t % 3600 / 60);
+  else if (minutes < 2 * 24 * 60)
+    snprintf(buf, size, minutes % 60 ? "%lldh%02lldm" : "%lldh", minutes / 60, minutes % 60);
   else
-    snprintf(buf, size, t % 86400 / 3600 ? "%lldd%02lldh" : "%lldd", t / 86400, t % 86400 / 3600);
+    snprintf(buf, size, hours % 24 ? "%lldd%02lldh" : "%lldd", hours / 24, hours % 24);
   return buf;
 }

@@ -92,6 +92,13 @@ char *uat_text_cut(char *s, size_t max, const char *mark) {
   return cut;
 }
 
+char *uat_text_one_line(char *s) {
+  for (unsigned char *p = (unsigned char *)s; p && *p; p++)
+    if (*p < 0x20 || *p == 0x7F)
+      *p = ' ';
+  return s;
+}
+
 char *uat_strdup0(const char *s) {
   return s ? strdup(s) : NULL;
 }

@@ -29,6 +29,11 @@ void uat_strbuf_release(struct uat_strbuf *sb);
  * when out of memory (s is then freed). */
 char *uat_text_cut(char *s, size_t max, const char *mark);
 
+/* Replaces every control character of s (line breaks, tabs, ESC, DEL) with a space, in place,
+ * and returns s: a parser's message quoting the input it choked on (jansson's "near '...'")
+ * then stays on one line and cannot move a terminal's cursor. */
+char *uat_text_one_line(char *s);
+
 /* strdup that returns NULL for NULL. */
 char *uat_strdup0(const char *s);
 

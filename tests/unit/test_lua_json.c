@@ -99,7 +99,18 @@ static const struct lua_case cases[] = {
     {"sparse array", "json.encode({[1] = 1, [3] = 3})", "largest integer key 3"},
     {"invalid utf-8", "json.encode('\\xff')", "not valid UTF-8"},
     {"deep nesting decode", "json.decode(string.rep('[', 300) .. string.rep(']', 300))",
-     "nested deeper than 200 levels"},
+     "json.decode: JSON nested deeper than 200 levels"},
+    /* found by tests/fuzz/fuzz_json.c: decode took 201 levels that encode then refused */
+    {"decode and encode agree on depth",
+     "local s = string.rep('[', 200) .. '1' .. string.rep(']', 200)\n"
+     "assert(json.encode(json.decode(s)) == s)",
+     NULL},
+    {"one level more is refused by decode", "json.decode(string.rep('[', 201) .. string.rep(']', 201))",
+     "json.decode: JSON nested deeper than 200 levels"},
+    {"a line break in the bad text stays out of the message",
+     "local ok, e = pcall(json.decode, '\"\\\\u00\\n\"') assert(not ok)\n"
+     "assert(not e:find('[\\r\\n]'), e) error(e)",
+     "invalid escape near '\"\\u00 '"},
     {"deep nesting encode",
      "local t = {} local c = t for i = 1, 300 do c[1] = {} c = c[1] end json.encode(t)",
      "nested deeper than 200 levels"},

@@ -32,6 +32,14 @@ static const struct reply_case cases[] = {
     {"empty", "", -1, NULL, "not a WebDriver JSON object"},
     {"array", "[1,2]", -1, NULL, "not a WebDriver JSON object (another JSON value)"},
     {"no value", "{\"status\":0}", -1, NULL, "has no \"value\""},
+    /* found by tests/fuzz/fuzz_webdriver.c: every error is one line, and says something */
+    {"multi-line code", "{\"value\":{\"error\":\"timeout\\n  (Session info: x)\",\"message\":\"m\"}}",
+     -1, NULL, "timeout: m"},
+    {"lone CR", "{\"value\":{\"error\":\"timeout\",\"message\":\"late\\r  (Session info: x)\"}}", -1,
+     NULL, "timeout: late"},
+    {"empty code", "{\"value\":{\"error\":\"\"}}", -1, NULL,
+     "the driver reported an error without naming it"},
+    {"line break quoted by jansson", "{\"\\u00\n\r\"", -1, NULL, "invalid escape near"},
 };
 
 static void test_replies(void **state) {
@@ -54,6 +62,7 @@ static void test_replies(void **state) {
       if (!strstr(err.text, c->error))
         fail_msg("case '%s': error \"%s\", want \"%s\"", c->name, err.text, c->error);
       assert_null(strstr(err.text, "Session info")); /* only the first line of the message */
+      assert_null(strpbrk(err.text, "\r\n"));
     }
   }
 }
