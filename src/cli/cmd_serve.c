@@ -183,13 +183,9 @@ static int say(struct uat_strbuf *msg, int status, const char *text) {
   return status;
 }
 
-/* Who may sign for role, as "a, b" (the caller's). */
+/* Who may sign for role, as "a, b" (the caller's; NULL when out of memory). */
 static char *members(const struct uat_role *role) {
-  struct uat_strbuf sb;
-  uat_strbuf_init(&sb, 0);
-  for (size_t i = 0; role && i < role->nmembers; i++)
-    uat_strbuf_addf(&sb, "%s%s", i ? ", " : "", role->members[i]);
-  return uat_strbuf_take(&sb);
+  return role ? uat_strbuf_join(role->members, role->nmembers, ", ") : strdup("");
 }
 
 /* The checks `uatrun signoff --item` makes before recording, in its order, each refusal

@@ -63,17 +63,6 @@ static char *resolve_signer(const struct uat_cli_options *o) {
   return login ? strdup(login) : NULL;
 }
 
-static char *list_members(const struct uat_role *role) {
-  struct uat_strbuf sb;
-  uat_strbuf_init(&sb, 0);
-  for (size_t i = 0; i < role->nmembers; i++)
-    if (uat_strbuf_addf(&sb, "%s%s", i ? ", " : "", role->members[i]) != 0) {
-      uat_strbuf_release(&sb);
-      return NULL;
-    }
-  return uat_strbuf_take(&sb);
-}
-
 static char *list_roles(const struct uat_playbook *pb) {
   struct uat_strbuf sb;
   uat_strbuf_init(&sb, 0);
@@ -116,7 +105,7 @@ static const struct uat_signoff_item *find_item(const struct uat_playbook *pb, c
 }
 
 static int refuse_outsider(struct session *s) {
-  char *members = list_members(s->role);
+  char *members = uat_strbuf_join(s->role->members, s->role->nmembers, ", ");
   uat_cli_error(s->o,
                 "'%s' may not sign for '%s' (allowed: %s); sign with --by NAME or ask one "
                 "of them",

@@ -28,19 +28,6 @@ int uat_signoff_check_commit_form(const struct uat_context *ctx, struct uat_ledg
   return UAT_EXIT_USAGE;
 }
 
-/* "a, b" of the checks that did not pass; NULL when out of memory. */
-static char *failed_list(const struct uat_run_record *run) {
-  struct uat_strbuf ids;
-  uat_strbuf_init(&ids, 0);
-  for (size_t i = 0; i < run->nfailed_ids; i++)
-    if (uat_strbuf_addf(&ids, "%s%s", i ? ", " : "", run->failed_ids[i]) != 0) {
-      uat_strbuf_release(&ids);
-      return NULL;
-    }
-  char *s = uat_strbuf_take(&ids);
-  return s ? s : strdup("");
-}
-
 int uat_signoff_check_run(const struct uat_context *ctx, const struct uat_gate_snapshot *snap,
                           char **note, struct uat_error *err) {
   const struct uat_run_record *run = &snap->run;
@@ -61,7 +48,7 @@ int uat_signoff_check_run(const struct uat_context *ctx, const struct uat_gate_s
     *note = uat_strbuf_take(&sb);
   } else if (!run->passed) {
     char when[32];
-    char *ids = failed_list(run);
+    char *ids = uat_strbuf_join(run->failed_ids, run->nfailed_ids, ", ");
     uat_error_set(err,
                   "the latest run of release %s commit %.*s failed%s%s%s at %s; fix it and "
                   "run the checks again before signing: %s",

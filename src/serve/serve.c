@@ -169,6 +169,18 @@ struct cookie {
   const char *name, *value;
 };
 
+/* Every response leaves through here: the security headers and the cookies, then queued. */
+static enum MHD_Result queue(const struct uat_server *s, struct MHD_Connection *c,
+                             struct MHD_Response *r, unsigned status, const struct cookie *cookies,
+                             size_t ncookies) {
+  security_headers(r);
+  for (size_t i = 0; i < ncookies; i++)
+    set_cookie(s, c, r, cookies[i].name, cookies[i].value);
+  enum MHD_Result ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
 static enum MHD_Result send_body(const struct uat_server *s, struct MHD_Connection *c,
                                  unsigned status, const char *type, void *body, size_t len,
                                  const struct cookie *cookies, size_t ncookies) {
@@ -177,13 +189,8 @@ static enum MHD_Result send_body(const struct uat_server *s, struct MHD_Connecti
     free(body);
     return MHD_NO;
   }
-  security_headers(r);
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-  for (size_t i = 0; i < ncookies; i++)
-    set_cookie(s, c, r, cookies[i].name, cookies[i].value);
-  enum MHD_Result ret = MHD_queue_response(c, status, r);
-  MHD_destroy_response(r);
-  return ret;
+  return queue(s, c, r, status, cookies, ncookies);
 }
 
 static enum MHD_Result send_html(const struct uat_server *s, struct MHD_Connection *c,
@@ -211,13 +218,8 @@ static enum MHD_Result redirect(const struct uat_server *s, struct MHD_Connectio
   struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   if (!r)
     return MHD_NO;
-  security_headers(r);
   MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, to);
-  for (size_t i = 0; i < ncookies; i++)
-    set_cookie(s, c, r, cookies[i].name, cookies[i].value);
-  enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
-  MHD_destroy_response(r);
-  return ret;
+  return queue(s, c, r, MHD_HTTP_SEE_OTHER, cookies, ncookies);
 }
 
 /* ---------- who is asking ---------- */

@@ -71,6 +71,17 @@ char *uat_strbuf_take(struct uat_strbuf *sb) {
   return s;
 }
 
+char *uat_strbuf_join(char *const *items, size_t n, const char *sep) {
+  struct uat_strbuf sb;
+  uat_strbuf_init(&sb, 0);
+  for (size_t i = 0; i < n; i++)
+    if ((i && uat_strbuf_adds(&sb, sep) != 0) || uat_strbuf_adds(&sb, items[i]) != 0) {
+      uat_strbuf_release(&sb);
+      return NULL;
+    }
+  return uat_strbuf_take(&sb);
+}
+
 void uat_strbuf_release(struct uat_strbuf *sb) {
   free(sb->buf);
   sb->buf = NULL;

@@ -23,6 +23,8 @@ int uat_strbuf_vaddf(struct uat_strbuf *sb, const char *fmt, va_list ap);
 /* Returns the string (caller frees; never NULL: "" when empty) and resets sb. */
 char *uat_strbuf_take(struct uat_strbuf *sb);
 void uat_strbuf_release(struct uat_strbuf *sb);
+/* items[0..n) joined by sep ("a, b"); "" for none. The caller's; NULL when out of memory. */
+char *uat_strbuf_join(char *const *items, size_t n, const char *sep);
 
 /* Cuts the owned text s to at most max bytes, never inside a UTF-8 sequence, and appends
  * mark when it cut anything. Returns the text (possibly moved; NULL stays NULL), or NULL

@@ -62,10 +62,26 @@ static void test_strbuf_toobig(void **state) {
   free(s);
 }
 
+/* Joining: none gives "", one gives itself, the separator only between items. */
+static void test_strbuf_join(void **state) {
+  (void)state;
+  char *items[] = {(char *)"nesserine", (char *)"myriam", (char *)""};
+  char *none = uat_strbuf_join(items, 0, ", ");
+  char *one = uat_strbuf_join(items, 1, ", ");
+  char *three = uat_strbuf_join(items, 3, " | ");
+  assert_string_equal(none, "");
+  assert_string_equal(one, "nesserine");
+  assert_string_equal(three, "nesserine | myriam | ");
+  free(none);
+  free(one);
+  free(three);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text_cut),
       cmocka_unit_test(test_strbuf_toobig),
+      cmocka_unit_test(test_strbuf_join),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
